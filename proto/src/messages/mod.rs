@@ -1,0 +1,118 @@
+//! Requests, responses and their payloads, one file per command group.
+//!
+//! Append-only: new variants of [`Request`] and [`Response`] go at the end.
+
+mod jobs;
+mod sessions;
+mod status;
+
+use serde::{Deserialize, Serialize};
+
+pub use jobs::{JobInfo, JobTriggered, ListRuns, Outcome, RunJob, RunRecord, ShowRun, Trigger};
+pub use sessions::{
+    CreateSession, ListSessions, RevokeSession, SessionCreated, SessionInfo, ShowSession,
+    ValidateSession,
+};
+pub use status::{PeerInfo, Pong, StatusInfo};
+
+use crate::WireError;
+
+/// Most rows a list request may ask for in one frame.
+pub const MAX_PAGE: u32 = 1000;
+
+/// Every request a client can make.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    Ping,
+    Status,
+    ListJobs,
+    RunJob(RunJob),
+    ListRuns(ListRuns),
+    ShowRun(ShowRun),
+    CreateSession(CreateSession),
+    ValidateSession(ValidateSession),
+    ListSessions(ListSessions),
+    ShowSession(ShowSession),
+    RevokeSession(RevokeSession),
+}
+
+impl Request {
+    /// Requests that change state; the daemon serves them only to administrators.
+    pub fn is_mutating(&self) -> bool {
+        match self {
+            Request::RunJob(_) | Request::CreateSession(_) | Request::RevokeSession(_) => true,
+            Request::Ping
+            | Request::Status
+            | Request::ListJobs
+            | Request::ListRuns(_)
+            | Request::ShowRun(_)
+            | Request::ValidateSession(_)
+            | Request::ListSessions(_)
+            | Request::ShowSession(_) => false,
+        }
+    }
+
+    /// A short stable name for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Ping => "ping",
+            Request::Status => "status",
+            Request::ListJobs => "list_jobs",
+            Request::RunJob(_) => "run_job",
+            Request::ListRuns(_) => "list_runs",
+            Request::ShowRun(_) => "show_run",
+            Request::CreateSession(_) => "create_session",
+            Request::ValidateSession(_) => "validate_session",
+            Request::ListSessions(_) => "list_sessions",
+            Request::ShowSession(_) => "show_session",
+            Request::RevokeSession(_) => "revoke_session",
+        }
+    }
+}
+
+/// Every successful answer the daemon can give.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    Pong(Pong),
+    Status(StatusInfo),
+    Jobs(Vec<JobInfo>),
+    JobTriggered(JobTriggered),
+    Runs(Vec<RunRecord>),
+    Run(RunRecord),
+    SessionCreated(SessionCreated),
+    Session(SessionInfo),
+    Sessions(Vec<SessionInfo>),
+    SessionRevoked(SessionInfo),
+}
+
+impl Response {
+    /// A short stable name, for "expected X, got Y" errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Response::Pong(_) => "pong",
+            Response::Status(_) => "status",
+            Response::Jobs(_) => "jobs",
+            Response::JobTriggered(_) => "job_triggered",
+            Response::Runs(_) => "runs",
+            Response::Run(_) => "run",
+            Response::SessionCreated(_) => "session_created",
+            Response::Session(_) => "session",
+            Response::Sessions(_) => "sessions",
+            Response::SessionRevoked(_) => "session_revoked",
+        }
+    }
+}
+
+/// A request with the id its response will carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestFrame {
+    pub id: u64,
+    pub request: Request,
+}
+
+/// The answer to the request with the same id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseFrame {
+    pub id: u64,
+    pub result: Result<Response, WireError>,
+}
