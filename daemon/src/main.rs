@@ -1,1 +1,143 @@
-fn main() {}
+//! `bangui`: parse arguments, load the configuration, run the daemon.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use bangui_daemon::config::{Config, Overrides};
+use bangui_daemon::{Shutdown, jobs, logging, resolve_groups};
+use clap::Parser;
+use tokio::signal::unix::{SignalKind, signal};
+
+/// bangui: the background worker of a fail2ban host.
+///
+/// Exit status: 0 after a clean shutdown or a valid --check-config, 1 when the
+/// daemon fails while starting or running, 2 for a bad command line or config.
+#[derive(Debug, Parser)]
+#[command(name = "bangui", version)]
+struct Args {
+    /// Config file [default: /etc/bangui/bangui.toml as root, else $XDG_CONFIG_HOME/bangui/bangui.toml; optional]
+    #[arg(long, short = 'c', env = "BANGUI_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// State directory holding the database and the lock file
+    #[arg(long, env = "BANGUI_STATE_DIR", value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Control socket path
+    #[arg(long, env = "BANGUI_SOCKET", value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Group that owns the control socket (read access)
+    #[arg(long, env = "BANGUI_SOCKET_GROUP", value_name = "GROUP")]
+    socket_group: Option<String>,
+    /// Group whose members may make changes (run jobs, manage sessions)
+    #[arg(long, env = "BANGUI_ADMIN_GROUP", value_name = "GROUP")]
+    admin_group: Option<String>,
+    /// Log level or filter, e.g. "info" or "debug"
+    #[arg(long, env = "BANGUI_LOG_LEVEL", value_name = "LEVEL")]
+    log_level: Option<String>,
+    /// Log format: text or json
+    #[arg(long, env = "BANGUI_LOG_FORMAT", value_name = "FORMAT")]
+    log_format: Option<String>,
+    /// Validate the configuration, print a summary and exit
+    #[arg(long)]
+    check_config: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let test_hooks =
+        cfg!(feature = "test-hooks") && std::env::var("BANGUI_TEST_HOOKS").is_ok_and(|v| v == "1");
+    let overrides = Overrides {
+        config_file: args.config.clone(),
+        state_dir: args.state_dir.clone(),
+        socket: args.socket.clone(),
+        socket_group: args.socket_group.clone(),
+        admin_group: args.admin_group.clone(),
+        log_level: args.log_level.clone(),
+        log_format: args.log_format.clone(),
+    };
+    let defaults = bangui_proto::paths::defaults();
+    let config = Config::load(&defaults, &overrides, &jobs::defaults(test_hooks))
+        .map_err(anyhow::Error::from)
+        .and_then(|config| {
+            resolve_groups(&config)?;
+            Ok(config)
+        });
+    let config = match config {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("bangui: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.check_config {
+        print_summary(&config);
+        return ExitCode::SUCCESS;
+    }
+    match run(config, test_hooks) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("bangui: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: Config, test_hooks: bool) -> anyhow::Result<()> {
+    logging::init(&config.log_level, config.log_format)
+        .map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("bangui-worker")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let shutdown = Shutdown::default();
+        watch_signals(shutdown.clone())?;
+        bangui_daemon::run(config, test_hooks, shutdown).await?;
+        Ok(())
+    })
+}
+
+/// First SIGTERM/SIGINT: graceful shutdown. A second one: cancel running jobs now.
+fn watch_signals(shutdown: Shutdown) -> anyhow::Result<()> {
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    tokio::spawn(async move {
+        let mut seen = 0;
+        loop {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            seen += 1;
+            if seen == 1 {
+                tracing::info!(signal = name, "stopping");
+                shutdown.stop.cancel();
+            } else {
+                tracing::warn!(signal = name, "second signal: cancelling running jobs now");
+                shutdown.force.cancel();
+            }
+        }
+    });
+    Ok(())
+}
+
+fn print_summary(config: &Config) {
+    match &config.config_file {
+        Some(path) => println!("configuration ok: {}", path.display()),
+        None => println!("configuration ok: no config file, built-in defaults"),
+    }
+    println!("state_dir  {}", config.state_dir.display());
+    println!("socket     {}", config.socket.display());
+    println!("log_level  {}", config.log_level);
+    for job in &config.jobs {
+        println!(
+            "job {:<20} every {:<10} timeout {:<8} {}",
+            job.id,
+            humantime::format_duration(job.interval).to_string(),
+            humantime::format_duration(job.timeout).to_string(),
+            if job.enabled { "enabled" } else { "disabled" }
+        );
+    }
+}

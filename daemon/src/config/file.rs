@@ -1,0 +1,56 @@
+//! The config file exactly as written: every key optional, unknown keys refused.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub daemon: DaemonSection,
+    #[serde(default)]
+    pub sessions: SessionsSection,
+    #[serde(default)]
+    pub jobs: BTreeMap<String, JobSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonSection {
+    pub state_dir: Option<PathBuf>,
+    pub socket: Option<PathBuf>,
+    pub socket_group: Option<String>,
+    pub admin_group: Option<String>,
+    #[serde(default, with = "super::duration")]
+    pub shutdown_grace: Option<Duration>,
+    pub log_level: Option<String>,
+    pub log_format: Option<String>,
+    pub max_connections: Option<usize>,
+    #[serde(default, with = "super::duration")]
+    pub handshake_timeout: Option<Duration>,
+    #[serde(default, with = "super::duration")]
+    pub idle_timeout: Option<Duration>,
+    pub job_runs_keep: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsSection {
+    #[serde(default, with = "super::duration")]
+    pub default_ttl: Option<Duration>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSection {
+    #[serde(default, with = "super::duration")]
+    pub interval: Option<Duration>,
+    #[serde(default, with = "super::duration")]
+    pub timeout: Option<Duration>,
+    #[serde(default, with = "super::duration")]
+    pub first_delay: Option<Duration>,
+    pub enabled: Option<bool>,
+}

@@ -1,0 +1,300 @@
+//! The daemon's configuration: defaults, then the TOML file, then `BANGUI_*`
+//! environment variables and command-line flags, validated once into [`Config`].
+
+pub mod duration;
+mod file;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bangui_proto::paths::DefaultPaths;
+
+pub use file::JobSection;
+use file::FileConfig;
+
+use crate::scheduler::JobSpec;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Settings given on the command line or in `BANGUI_*` variables; they win over the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// An explicitly named config file must exist; the default one is optional.
+    pub config_file: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+    pub socket: Option<PathBuf>,
+    pub socket_group: Option<String>,
+    pub admin_group: Option<String>,
+    pub log_level: Option<String>,
+    pub log_format: Option<String>,
+}
+
+/// The validated configuration the daemon runs on.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file that was read, if one was.
+    pub config_file: Option<PathBuf>,
+    pub state_dir: PathBuf,
+    pub socket: PathBuf,
+    pub socket_group: Option<String>,
+    pub admin_group: Option<String>,
+    pub shutdown_grace: Duration,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    pub max_connections: usize,
+    pub handshake_timeout: Duration,
+    pub idle_timeout: Duration,
+    /// Newest runs kept per job in `job_runs`.
+    pub job_runs_keep: u32,
+    pub session_ttl: Duration,
+    /// The jobs to register, defaults merged with the file's `[jobs.*]` tables.
+    pub jobs: Vec<JobSpec>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+/// Longest path a Unix socket address can hold (sun_path less its NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+impl Config {
+    /// Reads the file (if any) and applies the overrides on top of it.
+    pub fn load(
+        defaults: &DefaultPaths,
+        overrides: &Overrides,
+        job_defaults: &[JobSpec],
+    ) -> Result<Config, ConfigError> {
+        let (path, required) = match &overrides.config_file {
+            Some(p) => (p.clone(), true),
+            None => (defaults.config_file.clone(), false),
+        };
+        let (file, config_file) = match std::fs::read_to_string(&path) {
+            Ok(text) => (parse_file(&path, &text)?, Some(path)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                (FileConfig::default(), None)
+            }
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        Config::build(defaults, overrides, file, config_file, job_defaults)
+    }
+
+    /// Builds a config from TOML text, as if read from `origin` (for tests and tools).
+    pub fn from_toml(
+        defaults: &DefaultPaths,
+        overrides: &Overrides,
+        origin: &Path,
+        text: &str,
+        job_defaults: &[JobSpec],
+    ) -> Result<Config, ConfigError> {
+        let file = parse_file(origin, text)?;
+        Config::build(
+            defaults,
+            overrides,
+            file,
+            Some(origin.to_path_buf()),
+            job_defaults,
+        )
+    }
+
+    fn build(
+        defaults: &DefaultPaths,
+        overrides: &Overrides,
+        file: FileConfig,
+        config_file: Option<PathBuf>,
+        job_defaults: &[JobSpec],
+    ) -> Result<Config, ConfigError> {
+        let origin = config_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "configuration".to_string());
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            origin: origin.clone(),
+            message: format!("`{key}`: {message}"),
+        };
+        let d = file.daemon;
+
+        let state_dir = overrides
+            .state_dir
+            .clone()
+            .or(d.state_dir)
+            .unwrap_or_else(|| defaults.state_dir.clone());
+        let socket = overrides
+            .socket
+            .clone()
+            .or(d.socket)
+            .unwrap_or_else(|| defaults.socket.clone());
+        if !state_dir.is_absolute() {
+            return Err(invalid(
+                "daemon.state_dir",
+                format!("{} is not an absolute path", state_dir.display()),
+            ));
+        }
+        if !socket.is_absolute() {
+            return Err(invalid(
+                "daemon.socket",
+                format!("{} is not an absolute path", socket.display()),
+            ));
+        }
+        if socket.as_os_str().len() > MAX_SOCKET_PATH {
+            return Err(invalid(
+                "daemon.socket",
+                format!(
+                    "{} is {} bytes long; a Unix socket path holds at most {MAX_SOCKET_PATH}",
+                    socket.display(),
+                    socket.as_os_str().len()
+                ),
+            ));
+        }
+
+        let log_level = overrides
+            .log_level
+            .clone()
+            .or(d.log_level)
+            .unwrap_or_else(|| "info".to_string());
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_level) {
+            return Err(invalid(
+                "daemon.log_level",
+                format!("`{log_level}` is not a log level or filter ({e})"),
+            ));
+        }
+        let log_format = match overrides
+            .log_format
+            .clone()
+            .or(d.log_format)
+            .as_deref()
+            .unwrap_or("text")
+        {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(invalid(
+                    "daemon.log_format",
+                    format!("`{other}` is not one of \"text\", \"json\""),
+                ));
+            }
+        };
+
+        let max_connections = d.max_connections.unwrap_or(128);
+        if max_connections == 0 {
+            return Err(invalid("daemon.max_connections", "must be at least 1".into()));
+        }
+        let job_runs_keep = d.job_runs_keep.unwrap_or(100);
+        if job_runs_keep == 0 {
+            return Err(invalid("daemon.job_runs_keep", "must be at least 1".into()));
+        }
+        let handshake_timeout = positive(
+            d.handshake_timeout,
+            Duration::from_secs(5),
+            "daemon.handshake_timeout",
+            &invalid,
+        )?;
+        let idle_timeout = positive(
+            d.idle_timeout,
+            Duration::from_secs(300),
+            "daemon.idle_timeout",
+            &invalid,
+        )?;
+        let session_ttl = positive(
+            file.sessions.default_ttl,
+            Duration::from_secs(24 * 3600),
+            "sessions.default_ttl",
+            &invalid,
+        )?;
+
+        let jobs = merge_jobs(job_defaults, file.jobs, &invalid)?;
+
+        Ok(Config {
+            config_file,
+            state_dir,
+            socket,
+            socket_group: overrides.socket_group.clone().or(d.socket_group),
+            admin_group: overrides.admin_group.clone().or(d.admin_group),
+            shutdown_grace: d.shutdown_grace.unwrap_or(Duration::from_secs(10)),
+            log_level,
+            log_format,
+            max_connections,
+            handshake_timeout,
+            idle_timeout,
+            job_runs_keep,
+            session_ttl,
+            jobs,
+        })
+    }
+
+    /// The SQLite database inside the state directory.
+    pub fn database_path(&self) -> PathBuf {
+        self.state_dir.join("bangui.db")
+    }
+
+    /// The single-instance lock file inside the state directory.
+    pub fn lock_path(&self) -> PathBuf {
+        self.state_dir.join("bangui.lock")
+    }
+}
+
+fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string().trim_end().to_string(),
+    })
+}
+
+fn positive(
+    value: Option<Duration>,
+    default: Duration,
+    key: &str,
+    invalid: &impl Fn(&str, String) -> ConfigError,
+) -> Result<Duration, ConfigError> {
+    let value = value.unwrap_or(default);
+    if value.is_zero() {
+        return Err(invalid(key, "must be longer than zero".into()));
+    }
+    Ok(value)
+}
+
+fn merge_jobs(
+    defaults: &[JobSpec],
+    mut sections: BTreeMap<String, JobSection>,
+    invalid: &impl Fn(&str, String) -> ConfigError,
+) -> Result<Vec<JobSpec>, ConfigError> {
+    let mut jobs = Vec::with_capacity(defaults.len());
+    for default in defaults {
+        let mut spec = default.clone();
+        if let Some(section) = sections.remove(&spec.id) {
+            let key = |field: &str| format!("jobs.{}.{field}", spec.id);
+            spec.interval = positive(section.interval, spec.interval, &key("interval"), invalid)?;
+            spec.timeout = positive(section.timeout, spec.timeout, &key("timeout"), invalid)?;
+            spec.first_delay = section.first_delay.unwrap_or(spec.first_delay);
+            spec.enabled = section.enabled.unwrap_or(spec.enabled);
+        }
+        jobs.push(spec);
+    }
+    if let Some(unknown) = sections.keys().next() {
+        let known: Vec<&str> = defaults.iter().map(|j| j.id.as_str()).collect();
+        return Err(invalid(
+            &format!("jobs.{unknown}"),
+            format!("no such job; the jobs are {}", known.join(", ")),
+        ));
+    }
+    Ok(jobs)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,24 @@
+//! Everything request handlers and jobs share, built once at start-up and
+//! passed explicitly.
+
+use std::time::Instant;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::scheduler::Scheduler;
+use crate::server::peer::AdminPolicy;
+use crate::sessions::Sessions;
+use crate::store::Db;
+
+pub struct Ctx {
+    pub config: Config,
+    pub db: Db,
+    pub scheduler: Scheduler,
+    pub sessions: Sessions,
+    pub clock: Clock,
+    pub policy: AdminPolicy,
+    /// Unix seconds at start.
+    pub started_at: i64,
+    pub started: Instant,
+    pub schema_version: u32,
+}

@@ -1,0 +1,254 @@
+//! One client connection: handshake, then requests answered in order until
+//! the peer leaves, idles out, misbehaves or the daemon stops.
+
+use std::sync::Arc;
+
+use bangui_proto::{
+    ClientHello, ErrorCode, HelloReply, PROTOCOL_VERSION, RequestFrame, ResponseFrame,
+    ServerInfo, WireError, decode, decode_prefix, encode, frame_codec,
+};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::UnixStream;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::handlers;
+use super::peer::Peer;
+use crate::context::Ctx;
+
+type Conn = Framed<UnixStream, LengthDelimitedCodec>;
+
+pub async fn handle(
+    stream: UnixStream,
+    ctx: Arc<Ctx>,
+    stop: CancellationToken,
+    permit: Option<OwnedSemaphorePermit>,
+) {
+    let peer = match Peer::of(&stream) {
+        Ok(peer) => peer,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read peer credentials; closing the connection");
+            return;
+        }
+    };
+    let span = tracing::debug_span!("conn", peer_uid = peer.uid, peer_pid = peer.pid);
+    serve(Framed::new(stream, frame_codec()), peer, ctx, stop, permit)
+        .instrument(span)
+        .await;
+}
+
+fn server_info() -> ServerInfo {
+    ServerInfo {
+        protocol_version: PROTOCOL_VERSION,
+        daemon_version: crate::VERSION.to_string(),
+    }
+}
+
+async fn serve(
+    mut conn: Conn,
+    peer: Peer,
+    ctx: Arc<Ctx>,
+    stop: CancellationToken,
+    permit: Option<OwnedSemaphorePermit>,
+) {
+    if permit.is_none() {
+        let limit = ctx.config.max_connections;
+        tracing::warn!(limit, "connection refused: too many connections");
+        let error = WireError::new(
+            ErrorCode::Busy,
+            format!("the daemon already serves {limit} connections; try again shortly"),
+        );
+        refuse(&mut conn, error).await;
+        return;
+    }
+    let Some(hello) = handshake(&mut conn, &ctx).await else {
+        return;
+    };
+    if hello.protocol_version != PROTOCOL_VERSION {
+        tracing::warn!(
+            client = %hello.client,
+            client_protocol = hello.protocol_version,
+            "client speaks another protocol version"
+        );
+        let error = WireError::new(
+            ErrorCode::VersionMismatch,
+            format!(
+                "client `{}` speaks protocol {}, this daemon (bangui {}) speaks {PROTOCOL_VERSION}",
+                hello.client,
+                hello.protocol_version,
+                crate::VERSION
+            ),
+        );
+        refuse(&mut conn, error).await;
+        return;
+    }
+    if send(&mut conn, &HelloReply::Accepted(server_info()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    tracing::debug!(client = %hello.client, "client connected");
+
+    let mut admin: Option<bool> = None;
+    loop {
+        let next = tokio::select! {
+            _ = stop.cancelled() => break,
+            next = tokio::time::timeout(ctx.config.idle_timeout, conn.next()) => next,
+        };
+        let bytes = match next {
+            Err(_) => {
+                tracing::debug!("idle connection closed");
+                break;
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                tracing::warn!(error = %e, "bad frame from client; closing the connection");
+                break;
+            }
+            Ok(Some(Ok(bytes))) => bytes,
+        };
+        let frame: RequestFrame = match decode(&bytes) {
+            Ok(frame) => frame,
+            Err(e) if e.is_unknown_variant() => {
+                let Ok(id) = decode_prefix::<u64>(&bytes) else {
+                    break;
+                };
+                let error = WireError::new(
+                    ErrorCode::InvalidArgument,
+                    format!(
+                        "this daemon (bangui {}) does not know that request; is the client newer than the daemon?",
+                        crate::VERSION
+                    ),
+                );
+                if reply(&mut conn, id, Err(error)).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "malformed request; closing the connection");
+                break;
+            }
+        };
+        let is_admin = match admin {
+            Some(known) => known,
+            None => {
+                let known = check_admin(&ctx, peer).await;
+                admin = Some(known);
+                known
+            }
+        };
+        let name = frame.request.name();
+        tracing::debug!(request = name, id = frame.id, "request");
+        let result = if frame.request.is_mutating() && !is_admin {
+            tracing::warn!(
+                request = name,
+                peer_uid = peer.uid,
+                peer_pid = peer.pid,
+                "permission denied: not an administrator"
+            );
+            Err(WireError::new(
+                ErrorCode::PermissionDenied,
+                format!(
+                    "`{name}` changes state and needs root, the daemon's own user or the admin group (you are uid {})",
+                    peer.uid
+                ),
+            ))
+        } else {
+            handlers::dispatch(&ctx, &peer, is_admin, frame.request).await
+        };
+        if reply(&mut conn, frame.id, result).await.is_err() {
+            break;
+        }
+    }
+}
+
+async fn handshake(conn: &mut Conn, ctx: &Ctx) -> Option<ClientHello> {
+    let first = match tokio::time::timeout(ctx.config.handshake_timeout, conn.next()).await {
+        Err(_) => {
+            tracing::warn!("no handshake within the timeout; closing the connection");
+            return None;
+        }
+        Ok(None) => return None,
+        Ok(Some(Err(e))) => {
+            tracing::warn!(error = %e, "bad handshake frame; closing the connection");
+            return None;
+        }
+        Ok(Some(Ok(bytes))) => bytes,
+    };
+    match decode::<ClientHello>(&first) {
+        Ok(hello) => Some(hello),
+        Err(e) => {
+            tracing::warn!(error = %e, "handshake does not decode; closing the connection");
+            None
+        }
+    }
+}
+
+async fn check_admin(ctx: &Ctx, peer: Peer) -> bool {
+    let policy = ctx.policy.clone();
+    tokio::task::spawn_blocking(move || policy.is_admin(&peer))
+        .await
+        .unwrap_or(false)
+}
+
+async fn refuse(conn: &mut Conn, error: WireError) {
+    let _ = send(
+        conn,
+        &HelloReply::Refused {
+            server: server_info(),
+            error,
+        },
+    )
+    .await;
+}
+
+async fn reply(
+    conn: &mut Conn,
+    id: u64,
+    result: Result<bangui_proto::Response, WireError>,
+) -> Result<(), ()> {
+    let frame = ResponseFrame { id, result };
+    let bytes = match encode(&frame) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::error!(error = %e, "answer does not fit in a frame");
+            let error = WireError::new(
+                ErrorCode::Internal,
+                format!("the answer is too large to send ({e}); ask for fewer rows"),
+            );
+            encode(&ResponseFrame {
+                id,
+                result: Err(error),
+            })
+            .map_err(|_| ())?
+        }
+    };
+    write(conn, bytes).await
+}
+
+async fn send<T: serde::Serialize>(conn: &mut Conn, message: &T) -> Result<(), ()> {
+    let bytes = encode(message).map_err(|_| ())?;
+    write(conn, bytes).await
+}
+
+/// A client that stops reading must not hold its task for ever.
+const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn write(conn: &mut Conn, bytes: Bytes) -> Result<(), ()> {
+    match tokio::time::timeout(WRITE_TIMEOUT, conn.send(bytes)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "cannot write to client");
+            Err(())
+        }
+        Err(_) => {
+            tracing::warn!("client does not read its answers; closing the connection");
+            Err(())
+        }
+    }
+}

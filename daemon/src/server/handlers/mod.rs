@@ -1,0 +1,51 @@
+//! Request handlers, one file per command group, and the one `match` that
+//! routes a request to its handler.
+
+mod jobs;
+mod sessions;
+mod status;
+
+use bangui_proto::{ErrorCode, Request, Response, WireError};
+
+use super::peer::Peer;
+use crate::context::Ctx;
+use crate::store::StoreError;
+
+pub async fn dispatch(
+    ctx: &Ctx,
+    peer: &Peer,
+    admin: bool,
+    request: Request,
+) -> Result<Response, WireError> {
+    match request {
+        Request::Ping => Ok(status::ping()),
+        Request::Status => status::status(ctx, peer, admin),
+        Request::ListJobs => Ok(jobs::list(ctx)),
+        Request::RunJob(r) => jobs::run(ctx, r).await,
+        Request::ListRuns(r) => jobs::runs(ctx, r).await,
+        Request::ShowRun(r) => jobs::show_run(ctx, r).await,
+        Request::CreateSession(r) => sessions::create(ctx, peer, r).await,
+        Request::ValidateSession(r) => sessions::validate(ctx, r).await,
+        Request::ListSessions(r) => sessions::list(ctx, r).await,
+        Request::ShowSession(r) => sessions::show(ctx, r).await,
+        Request::RevokeSession(r) => sessions::revoke(ctx, peer, r).await,
+    }
+}
+
+/// A store failure as the client sees it; the detail goes to the log.
+fn internal(error: StoreError) -> WireError {
+    tracing::error!(error = %error, "request failed in the store");
+    WireError::new(ErrorCode::Internal, format!("the daemon's database failed: {error}"))
+}
+
+/// Checks a page size from a list request.
+fn page(limit: u32) -> Result<u32, WireError> {
+    let max = bangui_proto::messages::MAX_PAGE;
+    if limit == 0 || limit > max {
+        return Err(WireError::new(
+            ErrorCode::InvalidArgument,
+            format!("limit must be between 1 and {max}"),
+        ));
+    }
+    Ok(limit)
+}

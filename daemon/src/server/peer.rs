@@ -1,0 +1,84 @@
+//! Who is on the other end of a connection, and whether they may change things.
+
+use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+use nix::unistd::{Gid, Uid, User};
+use tokio::net::UnixStream;
+
+/// The peer's credentials as the kernel reported them at connect time.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    pub uid: u32,
+    pub gid: u32,
+    pub pid: i32,
+}
+
+impl Peer {
+    pub fn of(stream: &UnixStream) -> std::io::Result<Peer> {
+        let cred = getsockopt(stream, PeerCredentials).map_err(std::io::Error::from)?;
+        Ok(Peer {
+            uid: cred.uid(),
+            gid: cred.gid(),
+            pid: cred.pid(),
+        })
+    }
+}
+
+/// Who may make mutating requests: root, the daemon's own user, and members
+/// of the configured admin group.
+#[derive(Debug, Clone)]
+pub struct AdminPolicy {
+    pub own_uid: u32,
+    pub admin_gid: Option<u32>,
+}
+
+impl AdminPolicy {
+    /// Whether `peer` is an administrator. May consult the user and group
+    /// databases (NSS), so call it off the async workers.
+    pub fn is_admin(&self, peer: &Peer) -> bool {
+        if peer.uid == 0 || peer.uid == self.own_uid {
+            return true;
+        }
+        let Some(admin_gid) = self.admin_gid else {
+            return false;
+        };
+        if peer.gid == admin_gid {
+            return true;
+        }
+        // SO_PEERCRED carries only the primary group; supplementary groups
+        // come from the group database.
+        match User::from_uid(Uid::from_raw(peer.uid)) {
+            Ok(Some(user)) => {
+                let Ok(name) = std::ffi::CString::new(user.name) else {
+                    return false;
+                };
+                nix::unistd::getgrouplist(&name, user.gid)
+                    .map(|groups| groups.contains(&Gid::from_raw(admin_gid)))
+                    .unwrap_or(false)
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_and_self_are_admins_others_are_not() {
+        let policy = AdminPolicy {
+            own_uid: 1234,
+            admin_gid: None,
+        };
+        let peer = |uid, gid| Peer { uid, gid, pid: 1 };
+        assert!(policy.is_admin(&peer(0, 0)));
+        assert!(policy.is_admin(&peer(1234, 99)));
+        assert!(!policy.is_admin(&peer(4321, 99)));
+        let with_group = AdminPolicy {
+            own_uid: 1234,
+            admin_gid: Some(99),
+        };
+        assert!(with_group.is_admin(&peer(4321, 99)));
+        assert!(!with_group.is_admin(&peer(4321, 98)));
+    }
+}

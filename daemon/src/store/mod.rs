@@ -1,0 +1,161 @@
+//! bangui's own state: one SQLite file in WAL mode, owned by one thread.
+//!
+//! Every statement runs on that thread; async code sends it closures through
+//! [`Db::call`] and awaits the answer, so SQLite never blocks a tokio worker.
+
+pub mod migrate;
+pub mod runs;
+pub mod sessions;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+pub use migrate::MigrateError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database is closed")]
+    Closed,
+    #[error("cannot start the database thread: {0}")]
+    Thread(std::io::Error),
+    #[error("unexpected value in the database: {0}")]
+    Corrupt(String),
+}
+
+type Call = Box<dyn FnOnce(&mut Connection) + Send>;
+
+enum Message {
+    Call(Call),
+    Close(oneshot::Sender<()>),
+}
+
+/// A handle to the database thread. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    tx: mpsc::Sender<Message>,
+}
+
+/// What opening found.
+#[derive(Debug, Clone, Copy)]
+pub struct Opened {
+    pub schema_version: u32,
+    pub migrations_applied: usize,
+}
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Db {
+    /// Opens (creating if needed) and migrates the database, then hands the
+    /// connection to its own thread. Blocking: call it from `spawn_blocking`.
+    pub fn open(path: &Path) -> Result<(Db, Opened), StoreError> {
+        Db::open_with(path, migrate::MIGRATIONS)
+    }
+
+    /// As [`Db::open`] with a given migration list (tests use their own).
+    pub fn open_with(
+        path: &Path,
+        migrations: &[migrate::Migration],
+    ) -> Result<(Db, Opened), StoreError> {
+        let mut conn = open_connection(path)?;
+        let opened = migrate::run(&mut conn, migrations, path)?;
+        let (tx, rx) = mpsc::channel::<Message>();
+        std::thread::Builder::new()
+            .name("bangui-db".into())
+            .spawn(move || serve(conn, rx))
+            .map_err(StoreError::Thread)?;
+        Ok((Db { tx }, opened))
+    }
+
+    /// Runs `f` on the database thread and returns its result.
+    pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let call: Call = Box::new(move |conn| {
+            let _ = reply_tx.send(f(conn));
+        });
+        self.tx
+            .send(Message::Call(call))
+            .map_err(|_| StoreError::Closed)?;
+        reply_rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Finishes queued work, checkpoints the WAL and closes the connection.
+    pub async fn close(&self) {
+        let (done_tx, done_rx) = oneshot::channel();
+        if self.tx.send(Message::Close(done_tx)).is_ok() {
+            let _ = done_rx.await;
+        }
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let open_err = |source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(open_err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+    // FULL: a committed record (a run, a confirmed ban) survives power loss too.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;",
+    )
+    .map_err(open_err)?;
+    Ok(conn)
+}
+
+fn serve(conn: Connection, rx: mpsc::Receiver<Message>) {
+    let mut conn = conn;
+    while let Ok(message) = rx.recv() {
+        match message {
+            Message::Call(call) => call(&mut conn),
+            Message::Close(done) => {
+                shut(conn);
+                let _ = done.send(());
+                return;
+            }
+        }
+    }
+    shut(conn);
+}
+
+fn shut(conn: Connection) {
+    if let Err(e) = conn.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);") {
+        tracing::warn!(error = %e, "database checkpoint at close failed");
+    }
+    if let Err((_, e)) = conn.close() {
+        tracing::warn!(error = %e, "database did not close cleanly");
+    }
+}
+
+/// Size of the database file plus its WAL, in bytes.
+pub fn size_on_disk(path: &Path) -> u64 {
+    let wal = {
+        let mut p = path.as_os_str().to_owned();
+        p.push("-wal");
+        PathBuf::from(p)
+    };
+    [path.to_path_buf(), wal]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
+}
