@@ -1,1 +1,61 @@
-fn main() {}
+//! `bangui-ctl`: talk to the bangui daemon over its Unix socket.
+
+mod cli;
+mod commands;
+mod connect;
+mod exit;
+mod output;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, JobsCommand};
+use crate::connect::Daemon;
+use crate::exit::Failure;
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("bangui-ctl: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("bangui-ctl: {}", failure.message);
+            failure.exit_code()
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let explicit = cli
+        .timeout
+        .as_deref()
+        .map(humantime::parse_duration)
+        .transpose()
+        .map_err(|e| Failure::usage(format!("--timeout: {e}")))?;
+    let socket = connect::socket_path(cli.socket);
+    let mut daemon = Daemon::open(socket, Some(explicit.unwrap_or(DEFAULT_TIMEOUT))).await?;
+    // A run can take as long as its job's timeout; the daemon enforces that.
+    if let Command::Jobs(JobsCommand::Run { wait: true, .. }) = &cli.command {
+        daemon.set_timeout(explicit);
+    }
+    let json = cli.json;
+    match cli.command {
+        Command::Ping => commands::ping::run(&mut daemon, json).await,
+        Command::Status => commands::status::run(&mut daemon, json).await,
+        Command::Jobs(command) => commands::jobs::run(&mut daemon, command, json).await,
+        Command::Sessions(command) => commands::sessions::run(&mut daemon, command, json).await,
+    }
+}

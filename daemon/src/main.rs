@@ -73,19 +73,20 @@ fn main() -> ExitCode {
         print_summary(&config);
         return ExitCode::SUCCESS;
     }
+    if let Err(e) = logging::init(&config.log_level, config.log_format) {
+        eprintln!("bangui: cannot set up logging: {e}");
+        return ExitCode::FAILURE;
+    }
     match run(config, test_hooks) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
-            eprintln!("bangui: {e:#}");
             ExitCode::FAILURE
         }
     }
 }
 
 fn run(config: Config, test_hooks: bool) -> anyhow::Result<()> {
-    logging::init(&config.log_level, config.log_format)
-        .map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("bangui-worker")

@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 /// What kind of failure a [`WireError`] reports. Append-only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ErrorCode {
     NotFound,
     InvalidArgument,

@@ -1,10 +1,14 @@
 use serde::{Deserialize, Serialize};
 
 /// What started a run. Append-only.
+///
+/// The serde names are for JSON output only; bincode encodes the variant index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Trigger {
     Schedule,
     Manual,
+    #[serde(rename = "start-up")]
     Startup,
 }
 
@@ -26,6 +30,7 @@ impl Trigger {
 
 /// How a run ended, or that it has not yet. Append-only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Running,
     Ok,

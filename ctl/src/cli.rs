@@ -1,0 +1,100 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub const EXIT_CODES: &str = "\
+Exit status:
+  0  success
+  1  the daemon answered with an error
+  2  usage error (bad arguments)
+  3  the daemon is unreachable (not running, no socket, timed out)
+  4  permission denied (socket access, or a change that needs an administrator)
+  5  not found (no such job, run or session)
+  6  protocol version mismatch between bangui-ctl and the daemon
+  7  `jobs run --wait`: the run finished but did not succeed";
+
+/// Control the bangui daemon.
+#[derive(Debug, Parser)]
+#[command(name = "bangui-ctl", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Daemon socket [default: daemon.socket from the config file, else
+    /// /run/bangui/bangui.sock as root, $XDG_RUNTIME_DIR/bangui/bangui.sock otherwise]
+    #[arg(long, global = true, env = "BANGUI_SOCKET", value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Print stable JSON instead of tables
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// How long to wait for the daemon, e.g. "10s" [default: 10s; none for --wait]
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check that the daemon answers, and how fast
+    Ping,
+    /// Versions, uptime, state and a summary of the jobs
+    Status,
+    /// Background jobs and their runs
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Login sessions
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Every job with its schedule, state and last run
+    List,
+    /// Run a job now (if it is running already, show that run instead)
+    Run {
+        /// Job id, e.g. session_cleanup
+        id: String,
+        /// Wait for the run to finish and show how it ended
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Recent runs, newest first
+    Runs {
+        /// Only runs of this job
+        id: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// One run in full
+    Show {
+        run_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// Live sessions, newest first
+    List {
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// One session
+    Show { id: String },
+    /// Create a session and print its token (shown this once only)
+    Create(CreateArgs),
+    /// Check a token read from standard input; prints its session
+    Validate,
+    /// Delete a session; its token stops working at once
+    Revoke { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// What the session is for, e.g. "web front end"
+    #[arg(long)]
+    pub label: String,
+    /// Lifetime, e.g. "12h" [default: the daemon's sessions.default_ttl]
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+}

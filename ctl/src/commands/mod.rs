@@ -1,0 +1,6 @@
+//! One module per command group.
+
+pub mod jobs;
+pub mod ping;
+pub mod sessions;
+pub mod status;
