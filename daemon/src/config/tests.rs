@@ -1,0 +1,139 @@
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bangui_proto::paths::DefaultPaths;
+
+use super::*;
+use crate::scheduler::JobSpec;
+
+fn defaults() -> DefaultPaths {
+    DefaultPaths {
+        config_file: PathBuf::from("/etc/bangui/bangui.toml"),
+        state_dir: PathBuf::from("/var/lib/bangui"),
+        socket: PathBuf::from("/run/bangui/bangui.sock"),
+    }
+}
+
+fn jobs() -> Vec<JobSpec> {
+    vec![JobSpec::new(
+        "session_cleanup",
+        Duration::from_secs(6 * 3600),
+        Duration::from_secs(30),
+    )]
+}
+
+fn parse(text: &str, overrides: &Overrides) -> Result<Config, ConfigError> {
+    Config::from_toml(
+        &defaults(),
+        overrides,
+        Path::new("/etc/bangui/bangui.toml"),
+        text,
+        &jobs(),
+    )
+}
+
+#[test]
+fn empty_file_gives_defaults() {
+    let c = parse("", &Overrides::default()).unwrap();
+    assert_eq!(c.state_dir, PathBuf::from("/var/lib/bangui"));
+    assert_eq!(c.socket, PathBuf::from("/run/bangui/bangui.sock"));
+    assert_eq!(c.shutdown_grace, Duration::from_secs(10));
+    assert_eq!(c.log_format, LogFormat::Text);
+    assert_eq!(c.jobs, jobs());
+}
+
+#[test]
+fn file_values_apply_and_overrides_win() {
+    let text = r#"
+        [daemon]
+        state_dir = "/srv/bangui"
+        socket = "/srv/bangui/s.sock"
+        shutdown_grace = "30s"
+        log_level = "debug"
+        log_format = "json"
+
+        [jobs.session_cleanup]
+        interval = "1h"
+        timeout = 5
+        enabled = false
+    "#;
+    let c = parse(text, &Overrides::default()).unwrap();
+    assert_eq!(c.state_dir, PathBuf::from("/srv/bangui"));
+    assert_eq!(c.shutdown_grace, Duration::from_secs(30));
+    assert_eq!(c.log_level, "debug");
+    assert_eq!(c.log_format, LogFormat::Json);
+    assert_eq!(c.jobs[0].interval, Duration::from_secs(3600));
+    assert_eq!(c.jobs[0].timeout, Duration::from_secs(5));
+    assert!(!c.jobs[0].enabled);
+
+    let overrides = Overrides {
+        state_dir: Some(PathBuf::from("/tmp/flag")),
+        log_level: Some("warn".into()),
+        ..Overrides::default()
+    };
+    let c = parse(text, &overrides).unwrap();
+    assert_eq!(c.state_dir, PathBuf::from("/tmp/flag"));
+    assert_eq!(c.log_level, "warn");
+    assert_eq!(c.socket, PathBuf::from("/srv/bangui/s.sock"));
+}
+
+#[test]
+fn unknown_keys_name_the_key_and_the_file() {
+    let err = parse("[daemon]\nsokcet = \"/x\"\n", &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("/etc/bangui/bangui.toml"), "{err}");
+    assert!(err.contains("sokcet"), "{err}");
+
+    let err = parse("[deamon]\n", &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("deamon"), "{err}");
+
+    let err = parse("[jobs.no_such_job]\ninterval = 5\n", &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("jobs.no_such_job"), "{err}");
+    assert!(err.contains("session_cleanup"), "{err}");
+    assert!(err.contains("/etc/bangui/bangui.toml"), "{err}");
+
+    let err = parse("[jobs.session_cleanup]\nevery = 5\n", &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("every"), "{err}");
+}
+
+#[test]
+fn bad_values_are_explained() {
+    let cases = [
+        ("[daemon]\nlog_format = \"xml\"\n", "log_format"),
+        ("[daemon]\nstate_dir = \"relative\"\n", "absolute"),
+        ("[daemon]\nshutdown_grace = \"soon\"\n", "not a duration"),
+        ("[jobs.session_cleanup]\ninterval = 0\n", "jobs.session_cleanup.interval"),
+        ("[daemon]\nmax_connections = 0\n", "max_connections"),
+        ("[daemon]\nlog_level = \"[[\"\n", "log_level"),
+    ];
+    for (text, needle) in cases {
+        let err = parse(text, &Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains(needle), "{text:?} gave {err}");
+    }
+    let long = format!("[daemon]\nsocket = \"/{}\"\n", "s".repeat(120));
+    let err = parse(&long, &Overrides::default()).unwrap_err().to_string();
+    assert!(err.contains("at most 107"), "{err}");
+}
+
+#[test]
+fn missing_default_file_is_fine_missing_named_file_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = defaults();
+    d.config_file = dir.path().join("absent.toml");
+    let c = Config::load(&d, &Overrides::default(), &jobs()).unwrap();
+    assert!(c.config_file.is_none());
+
+    let named = Overrides {
+        config_file: Some(dir.path().join("absent.toml")),
+        ..Overrides::default()
+    };
+    let err = Config::load(&d, &named, &jobs()).unwrap_err().to_string();
+    assert!(err.contains("absent.toml"), "{err}");
+}
