@@ -1,0 +1,153 @@
+//! Start-up, single instance, stale sockets, config errors and shutdown of the
+//! real daemon binary.
+
+use bangui_tests::{Home, describe, stderr, stdout};
+
+#[test]
+fn starts_answers_ping_and_stops_cleanly_on_sigterm() {
+    let home = Home::new();
+    let daemon = home.start();
+    let out = daemon.ctl(&["ping"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(stdout(&out).contains("pong from bangui"), "{}", describe(&out));
+
+    let status = daemon.ctl_json(&["status"]);
+    assert_eq!(status["pid"].as_u64(), Some(u64::from(daemon.pid())));
+    assert_eq!(status["schema_version"].as_u64(), Some(2));
+    assert!(status["database_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(status["peer"]["admin"], true);
+
+    let socket = home.socket();
+    assert!(socket.exists());
+    let log = daemon.log.clone();
+    let exit = daemon.stop();
+    assert!(exit.success(), "SIGTERM exit status: {exit}");
+    assert!(!socket.exists(), "the socket is removed at shutdown");
+    let text = std::fs::read_to_string(log).unwrap();
+    assert!(text.contains("bangui stopped"), "{text}");
+}
+
+#[test]
+fn a_second_daemon_on_the_same_state_is_refused_with_the_pid() {
+    let home = Home::new();
+    let daemon = home.start();
+    // Another socket, so that only the state lock can stop it.
+    let out = home
+        .daemon_command()
+        .arg("--socket")
+        .arg(home.path().join("other.sock"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("pid {}", daemon.pid())), "{err}");
+    assert!(err.contains("already running"), "{err}");
+    // The first one is unharmed.
+    assert!(daemon.ctl(&["ping"]).status.success());
+}
+
+#[test]
+fn a_stale_socket_is_removed_and_a_live_one_refused() {
+    let home = Home::new();
+    // A socket file nobody listens on: what a killed daemon leaves behind.
+    drop(std::os::unix::net::UnixListener::bind(home.socket()).unwrap());
+    assert!(home.socket().exists());
+    let daemon = home.start();
+    daemon.wait_log("removed a stale socket");
+    assert!(daemon.ctl(&["ping"]).status.success());
+
+    // A second daemon with its own state but the same socket must not steal it.
+    let other = Home::new();
+    other.write_config("");
+    let out = other
+        .daemon_command()
+        .arg("--socket")
+        .arg(home.socket())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", describe(&out));
+    assert!(stderr(&out).contains("already answering"), "{}", describe(&out));
+    assert!(daemon.ctl(&["ping"]).status.success());
+}
+
+#[test]
+fn kill_9_leaves_a_socket_the_next_start_cleans_up() {
+    let home = Home::new();
+    let daemon = home.start();
+    daemon.kill();
+    assert!(home.socket().exists(), "SIGKILL leaves the socket file");
+    let daemon = home.start();
+    assert!(daemon.ctl(&["ping"]).status.success());
+    assert!(daemon.stop().success());
+}
+
+#[test]
+fn check_config_validates_and_exits() {
+    let home = Home::new();
+    home.write_config("[jobs.session_cleanup]\ninterval = \"2h\"\n");
+    let out = home.daemon_command().arg("--check-config").output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = stdout(&out);
+    assert!(text.contains("configuration ok"), "{text}");
+    assert!(text.contains("session_cleanup") && text.contains("2h"), "{text}");
+    assert!(!home.state_dir().exists(), "--check-config creates nothing");
+}
+
+#[test]
+fn unknown_config_keys_stop_start_up_naming_key_and_file() {
+    let home = Home::new();
+    home.write_config("log_levle = \"debug\"\n");
+    let out = home.daemon_command().output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(err.contains("log_levle"), "{err}");
+    assert!(err.contains(&home.config().display().to_string()), "{err}");
+    assert!(!home.socket().exists());
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let home = Home::new();
+    home.write_config("");
+    let socket = home.path().join("from-env.sock");
+    let out = home
+        .daemon_command()
+        .arg("--check-config")
+        .env("BANGUI_SOCKET", &socket)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(stdout(&out).contains(&socket.display().to_string()), "{}", describe(&out));
+}
+
+#[test]
+fn runs_without_root_paths_or_a_config_file() {
+    // A non-root user's defaults: everything under XDG directories.
+    let home = Home::new();
+    let runtime = home.path().join("run");
+    let state = home.path().join("xdg-state");
+    std::fs::create_dir(&runtime).unwrap();
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(home.shared_bin("bangui"));
+    cmd.arg("--check-config")
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("XDG_STATE_HOME", &state)
+        .env("XDG_CONFIG_HOME", home.path().join("conf"))
+        .env_remove("BANGUI_SOCKET")
+        .env_remove("BANGUI_CONFIG")
+        .env_remove("BANGUI_STATE_DIR");
+    // Run it as nobody, as an ordinary user would.
+    let out = cmd
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = stdout(&out);
+    assert!(text.contains("no config file"), "{text}");
+    assert!(
+        text.contains(&runtime.join("bangui/bangui.sock").display().to_string()),
+        "{text}"
+    );
+    assert!(text.contains(&state.join("bangui").display().to_string()), "{text}");
+}

@@ -1,0 +1,100 @@
+//! Read-only peers can read but not change anything; the admin group can.
+//! The ctl runs as `nobody` (uid 65534) through setpriv.
+
+use bangui_tests::{Home, describe, stderr, stdout};
+
+/// Runs the ctl as nobody:nogroup with no supplementary groups.
+fn as_nobody(home: &Home, args: &[&str]) -> std::process::Output {
+    let ctl = home.shared_bin("bangui-ctl");
+    let setpriv = std::path::Path::new("/usr/bin/setpriv");
+    assert!(setpriv.exists(), "setpriv is missing: apt-get install util-linux");
+    let mut full = vec![
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--",
+        ctl.to_str().unwrap(),
+        "--socket",
+        home.socket().to_str().unwrap().to_owned().leak(),
+    ];
+    full.extend_from_slice(args);
+    let out = std::process::Command::new(setpriv).args(&full).output().unwrap();
+    out
+}
+
+#[test]
+fn a_non_admin_peer_reads_but_cannot_mutate() {
+    let home = Home::new();
+    home.write_config("socket_group = \"nogroup\"\n");
+    let daemon = home.start();
+
+    let out = as_nobody(&home, &["ping"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = as_nobody(&home, &["status"]);
+    assert!(stdout(&out).contains("read-only"), "{}", describe(&out));
+    let out = as_nobody(&home, &["jobs", "list"]);
+    assert!(out.status.success(), "{}", describe(&out));
+
+    for args in [
+        &["jobs", "run", "session_cleanup"][..],
+        &["sessions", "create", "--label", "x"][..],
+        &["sessions", "revoke", "abc"][..],
+    ] {
+        let out = as_nobody(&home, args);
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {}", describe(&out));
+        assert!(stderr(&out).contains("uid 65534"), "{}", describe(&out));
+    }
+    assert!(
+        daemon
+            .ctl_json(&["jobs", "runs", "session_cleanup"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["trigger"] != "manual"),
+        "nothing ran"
+    );
+    let log = daemon.log_text();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("permission denied") && l.contains("65534")),
+        "{log}"
+    );
+}
+
+#[test]
+fn members_of_the_admin_group_may_mutate() {
+    let home = Home::new();
+    home.write_config("socket_group = \"nogroup\"\nadmin_group = \"nogroup\"\n");
+    let _daemon = home.start();
+    let out = as_nobody(&home, &["jobs", "run", "session_cleanup", "--wait"]);
+    assert!(out.status.success(), "{}", describe(&out));
+}
+
+#[test]
+fn a_peer_outside_the_socket_group_cannot_connect() {
+    let home = Home::new();
+    let _daemon = home.start();
+    let out = as_nobody(&home, &["ping"]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    assert!(stderr(&out).contains("permission denied"), "{}", describe(&out));
+}
+
+#[test]
+fn the_socket_has_mode_0660_and_the_configured_group() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let home = Home::new();
+    home.write_config("socket_group = \"nogroup\"\n");
+    let _daemon = home.start();
+    let meta = std::fs::metadata(home.socket()).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    assert_eq!(meta.gid(), 65534);
+}
+
+#[test]
+fn an_unknown_group_is_a_config_error() {
+    let home = Home::new();
+    home.write_config("admin_group = \"no-such-group-here\"\n");
+    let out = home.run_to_exit();
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(stderr(&out).contains("no-such-group-here"), "{}", describe(&out));
+}
