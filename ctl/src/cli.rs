@@ -67,9 +67,7 @@ pub enum JobsCommand {
         limit: u32,
     },
     /// One run in full
-    Show {
-        run_id: String,
-    },
+    Show { run_id: String },
 }
 
 #[derive(Debug, Subcommand)]

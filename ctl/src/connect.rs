@@ -60,7 +60,10 @@ impl Daemon {
 pub fn unexpected(expected: &str, got: &Response) -> Failure {
     Failure::new(
         DAEMON_ERROR,
-        format!("bangui answered `{}` where `{expected}` was expected", got.name()),
+        format!(
+            "bangui answered `{}` where `{expected}` was expected",
+            got.name()
+        ),
     )
 }
 

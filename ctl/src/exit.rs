@@ -101,7 +101,10 @@ impl Failure {
             }
             ClientError::Closed | ClientError::Io(_) => Failure::new(
                 UNREACHABLE,
-                format!("the connection to bangui on {} broke: {error}", socket.display()),
+                format!(
+                    "the connection to bangui on {} broke: {error}",
+                    socket.display()
+                ),
             ),
             ClientError::Codec(_) | ClientError::WrongId { .. } => {
                 Failure::new(DAEMON_ERROR, format!("bad answer from bangui: {error}"))

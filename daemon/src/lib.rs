@@ -125,7 +125,10 @@ pub async fn run(config: Config, test_hooks: bool, shutdown: Shutdown) -> Result
         .call(|conn| Ok((runs::mark_interrupted(conn)?, runs::last_finished(conn)?)))
         .await?;
     if interrupted > 0 {
-        tracing::warn!(interrupted, "runs left unfinished by the previous daemon marked interrupted");
+        tracing::warn!(
+            interrupted,
+            "runs left unfinished by the previous daemon marked interrupted"
+        );
     }
 
     let clock = Clock::System;

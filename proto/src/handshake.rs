@@ -24,5 +24,8 @@ pub struct ServerInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HelloReply {
     Accepted(ServerInfo),
-    Refused { server: ServerInfo, error: WireError },
+    Refused {
+        server: ServerInfo,
+        error: WireError,
+    },
 }

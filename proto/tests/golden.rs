@@ -2,10 +2,12 @@
 //! other versions: append variants instead of reordering, and never change the
 //! handshake types.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use bangui_proto::messages::{CreateSession, RunJob};
 use bangui_proto::{
-    ClientHello, ErrorCode, HelloReply, Request, RequestFrame, Response, ResponseFrame,
-    ServerInfo, WireError, decode, encode,
+    ClientHello, ErrorCode, HelloReply, Request, RequestFrame, Response, ResponseFrame, ServerInfo,
+    WireError, decode, encode,
 };
 
 fn pinned<T>(value: &T, bytes: &[u8])

@@ -181,7 +181,10 @@ impl Daemon {
         let rt = runtime();
         wait_for("the daemon to answer", || {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("the daemon exited early ({status}); log:\n{}", self.log_text());
+                panic!(
+                    "the daemon exited early ({status}); log:\n{}",
+                    self.log_text()
+                );
             }
             rt.block_on(Client::connect(&socket, "harness", Some(DEADLINE)))
                 .ok()
@@ -219,7 +222,11 @@ impl Daemon {
         let mut full = vec!["--json"];
         full.extend_from_slice(args);
         let out = self.ctl(&full);
-        assert!(out.status.success(), "ctl {args:?} failed: {}", describe(&out));
+        assert!(
+            out.status.success(),
+            "ctl {args:?} failed: {}",
+            describe(&out)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
 

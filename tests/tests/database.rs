@@ -1,5 +1,7 @@
 //! Databases the daemon must refuse to start on.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use bangui_tests::{Home, describe, stderr};
 
 fn prepared_home() -> Home {
@@ -54,5 +56,9 @@ fn a_foreign_sqlite_file_is_not_touched() {
     drop(conn);
     let out = home.run_to_exit();
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert!(stderr(&out).contains("not a bangui database"), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("not a bangui database"),
+        "{}",
+        describe(&out)
+    );
 }

@@ -1,11 +1,14 @@
 //! Triggering jobs, joining a running run, timeouts, interrupted runs and the
 //! shutdown grace, against the real daemon with its `test_sleep` job.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use bangui_tests::{Home, describe, stdout, wait_for};
 use serde_json::Value;
 
 fn runs_of(daemon: &bangui_tests::Daemon, job: &str) -> Vec<Value> {
-    daemon.ctl_json(&["jobs", "runs", job, "--limit", "100"])
+    daemon
+        .ctl_json(&["jobs", "runs", job, "--limit", "100"])
         .as_array()
         .unwrap()
         .clone()
@@ -28,7 +31,11 @@ fn a_triggered_run_is_recorded_and_a_second_trigger_joins_it() {
 
     let human = daemon.ctl(&["jobs", "run", "test_sleep"]);
     assert!(stdout(&human).contains(&run_id), "{}", describe(&human));
-    assert!(stdout(&human).contains("already running"), "{}", describe(&human));
+    assert!(
+        stdout(&human).contains("already running"),
+        "{}",
+        describe(&human)
+    );
 
     let list = daemon.ctl_json(&["jobs", "list"]);
     let job = list
@@ -76,7 +83,11 @@ fn a_run_past_its_timeout_is_recorded_and_the_job_runs_again() {
         (timed_out.len() >= 2).then_some(timed_out)
     });
     assert!(timed_out[0]["error"].as_str().unwrap().contains("300ms"));
-    assert!(timed_out.iter().all(|r| r["duration_ms"].as_u64().unwrap() < 5000));
+    assert!(
+        timed_out
+            .iter()
+            .all(|r| r["duration_ms"].as_u64().unwrap() < 5000)
+    );
 
     let out = daemon.ctl(&["jobs", "run", "test_sleep", "--wait"]);
     // Exit 7: the run finished but did not succeed.
@@ -104,7 +115,11 @@ fn a_run_cut_off_by_sigkill_is_marked_interrupted_after_restart() {
         .iter()
         .find(|j| j["id"] == "test_sleep")
         .unwrap();
-    assert_eq!(job["last"]["run_id"], run_id.as_str(), "history survives a restart");
+    assert_eq!(
+        job["last"]["run_id"],
+        run_id.as_str(),
+        "history survives a restart"
+    );
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Start-up, single instance, stale sockets, config errors and shutdown of the
 //! real daemon binary.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use bangui_tests::{Home, describe, stderr, stdout};
 
 #[test]
@@ -9,7 +11,11 @@ fn starts_answers_ping_and_stops_cleanly_on_sigterm() {
     let daemon = home.start();
     let out = daemon.ctl(&["ping"]);
     assert!(out.status.success(), "{}", describe(&out));
-    assert!(stdout(&out).contains("pong from bangui"), "{}", describe(&out));
+    assert!(
+        stdout(&out).contains("pong from bangui"),
+        "{}",
+        describe(&out)
+    );
 
     let status = daemon.ctl_json(&["status"]);
     assert_eq!(status["pid"].as_u64(), Some(u64::from(daemon.pid())));
@@ -66,7 +72,11 @@ fn a_stale_socket_is_removed_and_a_live_one_refused() {
         .output()
         .unwrap();
     assert!(!out.status.success(), "{}", describe(&out));
-    assert!(stderr(&out).contains("already answering"), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("already answering"),
+        "{}",
+        describe(&out)
+    );
     assert!(daemon.ctl(&["ping"]).status.success());
 }
 
@@ -85,11 +95,18 @@ fn kill_9_leaves_a_socket_the_next_start_cleans_up() {
 fn check_config_validates_and_exits() {
     let home = Home::new();
     home.write_config("[jobs.session_cleanup]\ninterval = \"2h\"\n");
-    let out = home.daemon_command().arg("--check-config").output().unwrap();
+    let out = home
+        .daemon_command()
+        .arg("--check-config")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", describe(&out));
     let text = stdout(&out);
     assert!(text.contains("configuration ok"), "{text}");
-    assert!(text.contains("session_cleanup") && text.contains("2h"), "{text}");
+    assert!(
+        text.contains("session_cleanup") && text.contains("2h"),
+        "{text}"
+    );
     assert!(!home.state_dir().exists(), "--check-config creates nothing");
 }
 
@@ -117,7 +134,11 @@ fn environment_overrides_the_file() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", describe(&out));
-    assert!(stdout(&out).contains(&socket.display().to_string()), "{}", describe(&out));
+    assert!(
+        stdout(&out).contains(&socket.display().to_string()),
+        "{}",
+        describe(&out)
+    );
 }
 
 #[test]
@@ -137,11 +158,7 @@ fn runs_without_root_paths_or_a_config_file() {
         .env_remove("BANGUI_CONFIG")
         .env_remove("BANGUI_STATE_DIR");
     // Run it as nobody, as an ordinary user would.
-    let out = cmd
-        .uid(65534)
-        .gid(65534)
-        .output()
-        .unwrap();
+    let out = cmd.uid(65534).gid(65534).output().unwrap();
     assert!(out.status.success(), "{}", describe(&out));
     let text = stdout(&out);
     assert!(text.contains("no config file"), "{text}");
@@ -149,5 +166,8 @@ fn runs_without_root_paths_or_a_config_file() {
         text.contains(&runtime.join("bangui/bangui.sock").display().to_string()),
         "{text}"
     );
-    assert!(text.contains(&state.join("bangui").display().to_string()), "{text}");
+    assert!(
+        text.contains(&state.join("bangui").display().to_string()),
+        "{text}"
+    );
 }

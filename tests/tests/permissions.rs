@@ -1,13 +1,18 @@
 //! Read-only peers can read but not change anything; the admin group can.
 //! The ctl runs as `nobody` (uid 65534) through setpriv.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use bangui_tests::{Home, describe, stderr, stdout};
 
 /// Runs the ctl as nobody:nogroup with no supplementary groups.
 fn as_nobody(home: &Home, args: &[&str]) -> std::process::Output {
     let ctl = home.shared_bin("bangui-ctl");
     let setpriv = std::path::Path::new("/usr/bin/setpriv");
-    assert!(setpriv.exists(), "setpriv is missing: apt-get install util-linux");
+    assert!(
+        setpriv.exists(),
+        "setpriv is missing: apt-get install util-linux"
+    );
     let mut full = vec![
         "--reuid=65534",
         "--regid=65534",
@@ -18,8 +23,10 @@ fn as_nobody(home: &Home, args: &[&str]) -> std::process::Output {
         home.socket().to_str().unwrap().to_owned().leak(),
     ];
     full.extend_from_slice(args);
-    let out = std::process::Command::new(setpriv).args(&full).output().unwrap();
-    out
+    std::process::Command::new(setpriv)
+        .args(&full)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -76,7 +83,11 @@ fn a_peer_outside_the_socket_group_cannot_connect() {
     let _daemon = home.start();
     let out = as_nobody(&home, &["ping"]);
     assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
-    assert!(stderr(&out).contains("permission denied"), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("permission denied"),
+        "{}",
+        describe(&out)
+    );
 }
 
 #[test]
@@ -96,5 +107,9 @@ fn an_unknown_group_is_a_config_error() {
     home.write_config("admin_group = \"no-such-group-here\"\n");
     let out = home.run_to_exit();
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert!(stderr(&out).contains("no-such-group-here"), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("no-such-group-here"),
+        "{}",
+        describe(&out)
+    );
 }

@@ -1,5 +1,7 @@
 //! Session life cycle through the real ctl and daemon.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use bangui_tests::{Home, describe, stdout, wait_for};
 
 #[test]
@@ -26,7 +28,13 @@ fn create_validate_revoke_then_validate_fails() {
     assert!(out.status.success(), "{}", describe(&out));
     let out = daemon.ctl_with(&["sessions", "validate"], Some(&token));
     assert_eq!(out.status.code(), Some(5), "{}", describe(&out));
-    assert!(daemon.ctl_json(&["sessions", "list"]).as_array().unwrap().is_empty());
+    assert!(
+        daemon
+            .ctl_json(&["sessions", "list"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 
     // Neither the token nor its session id's secret ever reaches the log.
     assert!(!daemon.log_text().contains(&token));

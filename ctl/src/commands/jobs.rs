@@ -73,7 +73,10 @@ async fn trigger(daemon: &mut Daemon, id: String, wait: bool, json: bool) -> Res
         output::json(&t)?;
     } else if wait {
         if t.already_running {
-            println!("{} was already running; waited for run {}", t.run.job_id, t.run.run_id);
+            println!(
+                "{} was already running; waited for run {}",
+                t.run.job_id, t.run.run_id
+            );
         }
         print_run(&t.run);
     } else if t.already_running {

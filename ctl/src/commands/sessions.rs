@@ -14,7 +14,9 @@ pub async fn run(daemon: &mut Daemon, command: SessionsCommand, json: bool) -> R
     match command {
         SessionsCommand::List { limit } => list(daemon, limit, json).await,
         SessionsCommand::Show { id } => {
-            let answer = daemon.call(Request::ShowSession(ShowSession { id })).await?;
+            let answer = daemon
+                .call(Request::ShowSession(ShowSession { id }))
+                .await?;
             one(answer, json)
         }
         SessionsCommand::Create(args) => create(daemon, args, json).await,
@@ -68,7 +70,12 @@ async fn list(daemon: &mut Daemon, limit: u32, json: bool) -> Result<(), Failure
 }
 
 async fn create(daemon: &mut Daemon, args: CreateArgs, json: bool) -> Result<(), Failure> {
-    let ttl_secs = match args.ttl.as_deref().map(humantime::parse_duration).transpose() {
+    let ttl_secs = match args
+        .ttl
+        .as_deref()
+        .map(humantime::parse_duration)
+        .transpose()
+    {
         Ok(ttl) => ttl.map(|d| d.as_secs()),
         Err(e) => return Err(Failure::usage(format!("--ttl: {e}"))),
     };
@@ -107,7 +114,11 @@ fn one(answer: Response, json: bool) -> Result<(), Failure> {
 fn print_session(s: &SessionInfo) {
     println!("session   {}", s.id);
     println!("label     {}", s.label);
-    println!("created   {} by uid {}", output::when(s.created_at), s.created_by_uid);
+    println!(
+        "created   {} by uid {}",
+        output::when(s.created_at),
+        s.created_by_uid
+    );
     println!("last seen {}", output::when(s.last_seen_at));
     println!("expires   {}", output::when(s.expires_at));
 }

@@ -15,7 +15,13 @@ pub async fn run(daemon: &mut Daemon, json: bool) -> Result<(), Failure> {
         return output::json(&s);
     }
     let rows = [
-        ("daemon", format!("bangui {} (protocol {})", s.daemon_version, s.protocol_version)),
+        (
+            "daemon",
+            format!(
+                "bangui {} (protocol {})",
+                s.daemon_version, s.protocol_version
+            ),
+        ),
         ("ctl", format!("bangui-ctl {}", env!("CARGO_PKG_VERSION"))),
         ("pid", s.pid.to_string()),
         (
@@ -50,7 +56,11 @@ pub async fn run(daemon: &mut Daemon, json: bool) -> Result<(), Failure> {
                 "uid {} gid {} ({})",
                 s.peer.uid,
                 s.peer.gid,
-                if s.peer.admin { "administrator" } else { "read-only" }
+                if s.peer.admin {
+                    "administrator"
+                } else {
+                    "read-only"
+                }
             ),
         ),
     ];

@@ -30,8 +30,9 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     if let Ok(secs) = text.parse::<u64>() {
         return Ok(Duration::from_secs(secs));
     }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. \"30s\", \"10m\" or \"6h\""))
+    humantime::parse_duration(text).map_err(|e| {
+        format!("`{text}` is not a duration ({e}); write e.g. \"30s\", \"10m\" or \"6h\"")
+    })
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use bangui_proto::paths::DefaultPaths;
 
-pub use file::JobSection;
 use file::FileConfig;
+pub use file::JobSection;
 
 use crate::scheduler::JobSpec;
 
@@ -193,7 +193,10 @@ impl Config {
 
         let max_connections = d.max_connections.unwrap_or(128);
         if max_connections == 0 {
-            return Err(invalid("daemon.max_connections", "must be at least 1".into()));
+            return Err(invalid(
+                "daemon.max_connections",
+                "must be at least 1".into(),
+            ));
         }
         let job_runs_keep = d.job_runs_keep.unwrap_or(100);
         if job_runs_keep == 0 {

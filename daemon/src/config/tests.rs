@@ -109,7 +109,10 @@ fn bad_values_are_explained() {
         ("[daemon]\nlog_format = \"xml\"\n", "log_format"),
         ("[daemon]\nstate_dir = \"relative\"\n", "absolute"),
         ("[daemon]\nshutdown_grace = \"soon\"\n", "not a duration"),
-        ("[jobs.session_cleanup]\ninterval = 0\n", "jobs.session_cleanup.interval"),
+        (
+            "[jobs.session_cleanup]\ninterval = 0\n",
+            "jobs.session_cleanup.interval",
+        ),
         ("[daemon]\nmax_connections = 0\n", "max_connections"),
         ("[daemon]\nlog_level = \"[[\"\n", "log_level"),
     ];

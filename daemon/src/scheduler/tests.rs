@@ -96,7 +96,8 @@ fn runs(probe: &Probe) -> usize {
 async fn runs_at_start_then_every_interval() {
     let h = start();
     let (probe, job) = sleeper(Duration::from_millis(10));
-    h.scheduler.register(JobSpec::new("a", 10 * SEC, 5 * SEC), job);
+    h.scheduler
+        .register(JobSpec::new("a", 10 * SEC, 5 * SEC), job);
     sleep(Duration::from_millis(100)).await;
     assert_eq!(runs(&probe), 1);
     sleep(9 * SEC).await; // t = 9.1 s
@@ -140,7 +141,8 @@ async fn runs_of_one_job_never_overlap() {
     let h = start();
     // Takes 25 s, scheduled every 10 s, with a generous timeout.
     let (probe, job) = sleeper(25 * SEC);
-    h.scheduler.register(JobSpec::new("slow", 10 * SEC, 60 * SEC), job);
+    h.scheduler
+        .register(JobSpec::new("slow", 10 * SEC, 60 * SEC), job);
     sleep(5 * SEC).await;
     let t = h.scheduler.trigger("slow").unwrap();
     assert!(t.already_running, "a trigger during a run joins that run");
@@ -172,7 +174,8 @@ async fn registering_again_replaces_the_job() {
 async fn timed_out_run_is_recorded_and_the_job_runs_again() {
     let h = start();
     let (probe, job) = sleeper(30 * SEC);
-    h.scheduler.register(JobSpec::new("hang", 10 * SEC, 2 * SEC), job);
+    h.scheduler
+        .register(JobSpec::new("hang", 10 * SEC, 2 * SEC), job);
     sleep(3 * SEC).await;
     let first = h.log.records()[0].clone();
     assert_eq!(first.outcome, Outcome::TimedOut);
@@ -181,17 +184,26 @@ async fn timed_out_run_is_recorded_and_the_job_runs_again() {
     sleep(10 * SEC).await; // t = 13 s: the second run started at 10 s and timed out at 12 s
     assert_eq!(runs(&probe), 2);
     assert_eq!(h.log.records()[1].outcome, Outcome::TimedOut);
-    assert_eq!(probe.active.load(Ordering::SeqCst), 0, "timed-out runs are dropped");
+    assert_eq!(
+        probe.active.load(Ordering::SeqCst),
+        0,
+        "timed-out runs are dropped"
+    );
     h.stop.cancel();
 }
 
 #[tokio::test(start_paused = true)]
 async fn manual_trigger_and_failure_are_recorded() {
     let h = start();
-    h.scheduler
-        .register(JobSpec::new("bad", 3600 * SEC, SEC).enabled(false), Arc::new(Failing));
+    h.scheduler.register(
+        JobSpec::new("bad", 3600 * SEC, SEC).enabled(false),
+        Arc::new(Failing),
+    );
     sleep(SEC).await;
-    assert!(h.log.records().is_empty(), "disabled jobs are not scheduled");
+    assert!(
+        h.log.records().is_empty(),
+        "disabled jobs are not scheduled"
+    );
     let t = h.scheduler.trigger("bad").unwrap();
     assert!(!t.already_running);
     let done = wait_done(t.phase).await.unwrap();
@@ -213,8 +225,10 @@ async fn shutdown_waits_for_the_grace_then_cancels() {
     let h = start();
     let (_quick_probe, quick) = sleeper(2 * SEC);
     let (_slow_probe, slow) = sleeper(60 * SEC);
-    h.scheduler.register(JobSpec::new("quick", 3600 * SEC, 90 * SEC), quick);
-    h.scheduler.register(JobSpec::new("slow", 3600 * SEC, 90 * SEC), slow);
+    h.scheduler
+        .register(JobSpec::new("quick", 3600 * SEC, 90 * SEC), quick);
+    h.scheduler
+        .register(JobSpec::new("slow", 3600 * SEC, 90 * SEC), slow);
     sleep(Duration::from_millis(10)).await;
     h.stop.cancel();
     h.scheduler.shutdown(5 * SEC).await;

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use bangui_proto::{
-    ClientHello, ErrorCode, HelloReply, PROTOCOL_VERSION, RequestFrame, ResponseFrame,
-    ServerInfo, WireError, decode, decode_prefix, encode, frame_codec,
+    ClientHello, ErrorCode, HelloReply, PROTOCOL_VERSION, RequestFrame, ResponseFrame, ServerInfo,
+    WireError, decode, decode_prefix, encode, frame_codec,
 };
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};

@@ -25,7 +25,10 @@ pub enum SessionError {
     UnknownToken,
     #[error("the session expired")]
     Expired,
-    #[error("session lifetime must be between 1 s and {}", humantime::format_duration(MAX_TTL))]
+    #[error(
+        "session lifetime must be between 1 s and {}",
+        humantime::format_duration(MAX_TTL)
+    )]
     BadTtl,
     #[error("session label must be 1 to 200 printable characters")]
     BadLabel,
@@ -68,8 +71,7 @@ impl Sessions {
             return Err(SessionError::BadTtl);
         }
         let label = label.trim();
-        if label.is_empty() || label.chars().count() > 200 || label.chars().any(char::is_control)
-        {
+        if label.is_empty() || label.chars().count() > 200 || label.chars().any(char::is_control) {
             return Err(SessionError::BadLabel);
         }
         let token = format!("{TOKEN_PREFIX}{}", ids::random_hex(32)?);
@@ -94,8 +96,7 @@ impl Sessions {
     pub async fn validate(&self, token: &str) -> Result<SessionInfo, SessionError> {
         let hash = token_hash(token);
         let now = self.clock.now_unix();
-        let found = self
-            .db
+        self.db
             .call(move |conn| {
                 let Some(mut session) = table::by_token(conn, &hash)? else {
                     return Ok(Err(SessionError::UnknownToken));
@@ -110,8 +111,7 @@ impl Sessions {
                 }
                 Ok(Ok(session))
             })
-            .await?;
-        found
+            .await?
     }
 
     pub async fn list(&self, limit: u32) -> Result<Vec<SessionInfo>, SessionError> {

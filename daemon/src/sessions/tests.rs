@@ -67,7 +67,10 @@ async fn expiry_and_cleanup() {
         .unwrap();
     let (long, _) = s.create("long", None, 0).await.unwrap();
     clock.advance(11);
-    assert!(matches!(s.validate(&short).await, Err(SessionError::Expired)));
+    assert!(matches!(
+        s.validate(&short).await,
+        Err(SessionError::Expired)
+    ));
     let (_, other) = s
         .create("other", Some(Duration::from_secs(5)), 0)
         .await
@@ -88,7 +91,8 @@ async fn bad_arguments_are_refused() {
         Err(SessionError::BadTtl)
     ));
     assert!(matches!(
-        s.create("x", Some(MAX_TTL + Duration::from_secs(1)), 0).await,
+        s.create("x", Some(MAX_TTL + Duration::from_secs(1)), 0)
+            .await,
         Err(SessionError::BadTtl)
     ));
     assert!(matches!(

@@ -129,7 +129,11 @@ pub fn run(
         )?;
         tx.pragma_update(None, "user_version", m.version)?;
         tx.commit()?;
-        tracing::info!(version = m.version, name = m.name, "applied database migration");
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "applied database migration"
+        );
         count += 1;
     }
     conn.pragma_update(None, "application_id", APPLICATION_ID)?;
@@ -186,7 +190,9 @@ mod tests {
         let again = run(&mut conn, &[V1, V2], &path).unwrap();
         assert_eq!(again.migrations_applied, 0);
         assert_eq!(schema_version(&conn).unwrap(), 2);
-        let uv: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        let uv: u32 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(uv, 2);
     }
 
@@ -223,7 +229,9 @@ mod tests {
             name: "broken",
             sql: "CREATE TABLE c (z INTEGER); CREATE TABLE oops (",
         };
-        let err = run(&mut conn, &[V1, broken], &path).unwrap_err().to_string();
+        let err = run(&mut conn, &[V1, broken], &path)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("migration 2 (broken) failed"), "{err}");
         let c_exists: i64 = conn
             .query_row(
@@ -232,7 +240,10 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(c_exists, 0, "the failed migration's first statement was rolled back");
+        assert_eq!(
+            c_exists, 0,
+            "the failed migration's first statement was rolled back"
+        );
         assert_eq!(schema_version(&conn).unwrap(), 1);
     }
 

@@ -100,10 +100,14 @@ fn read(r: &Row<'_>) -> rusqlite::Result<Read> {
     let trigger: String = r.get(2)?;
     let outcome: String = r.get(6)?;
     let Some(trigger) = Trigger::parse(&trigger) else {
-        return Ok(Err(StoreError::Corrupt(format!("job run trigger `{trigger}`"))));
+        return Ok(Err(StoreError::Corrupt(format!(
+            "job run trigger `{trigger}`"
+        ))));
     };
     let Some(outcome) = Outcome::parse(&outcome) else {
-        return Ok(Err(StoreError::Corrupt(format!("job run outcome `{outcome}`"))));
+        return Ok(Err(StoreError::Corrupt(format!(
+            "job run outcome `{outcome}`"
+        ))));
     };
     Ok(Ok(RunRecord {
         run_id: r.get(0)?,
@@ -118,7 +122,9 @@ fn read(r: &Row<'_>) -> rusqlite::Result<Read> {
     }))
 }
 
-fn collect(rows: impl Iterator<Item = rusqlite::Result<Read>>) -> Result<Vec<RunRecord>, StoreError> {
+fn collect(
+    rows: impl Iterator<Item = rusqlite::Result<Read>>,
+) -> Result<Vec<RunRecord>, StoreError> {
     rows.map(|r| r?).collect()
 }
 
@@ -165,30 +171,30 @@ mod tests {
         let (_dir, mut conn) = db();
         for i in 0..5 {
             let mut r = record(&format!("a{i}"), "a");
-            insert(&mut conn, &r).unwrap();
+            insert(&conn, &r).unwrap();
             r.outcome = Outcome::Ok;
             r.finished_at = Some(11);
             r.summary = format!("did {i}");
             finish(&mut conn, &r, 3).unwrap();
         }
-        insert(&mut conn, &record("b0", "b")).unwrap();
-        let a = list(&mut conn, Some("a"), 100).unwrap();
+        insert(&conn, &record("b0", "b")).unwrap();
+        let a = list(&conn, Some("a"), 100).unwrap();
         assert_eq!(
             a.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(),
             ["a4", "a3", "a2"]
         );
         assert_eq!(a[0].summary, "did 4");
-        assert_eq!(list(&mut conn, None, 100).unwrap().len(), 4);
-        assert_eq!(get(&mut conn, "b0").unwrap().unwrap().outcome, Outcome::Running);
-        assert!(get(&mut conn, "zz").unwrap().is_none());
+        assert_eq!(list(&conn, None, 100).unwrap().len(), 4);
+        assert_eq!(get(&conn, "b0").unwrap().unwrap().outcome, Outcome::Running);
+        assert!(get(&conn, "zz").unwrap().is_none());
 
-        let last = last_finished(&mut conn).unwrap();
+        let last = last_finished(&conn).unwrap();
         assert_eq!(last.len(), 1);
         assert_eq!(last[0].run_id, "a4");
 
-        assert_eq!(mark_interrupted(&mut conn).unwrap(), 1);
+        assert_eq!(mark_interrupted(&conn).unwrap(), 1);
         assert_eq!(
-            get(&mut conn, "b0").unwrap().unwrap().outcome,
+            get(&conn, "b0").unwrap().unwrap().outcome,
             Outcome::Interrupted
         );
     }

@@ -28,10 +28,7 @@ pub fn insert(
     Ok(())
 }
 
-pub fn by_token(
-    conn: &Connection,
-    token_sha256: &[u8],
-) -> Result<Option<SessionInfo>, StoreError> {
+pub fn by_token(conn: &Connection, token_sha256: &[u8]) -> Result<Option<SessionInfo>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM sessions WHERE token_sha256 = ?1"
     ))?;

@@ -11,7 +11,10 @@ pub fn list(ctx: &Ctx) -> Response {
 }
 
 pub async fn run(ctx: &Ctx, request: RunJob) -> Result<Response, WireError> {
-    let triggered = ctx.scheduler.trigger(&request.job_id).map_err(scheduler_error)?;
+    let triggered = ctx
+        .scheduler
+        .trigger(&request.job_id)
+        .map_err(scheduler_error)?;
     if triggered.already_running {
         tracing::info!(job = %request.job_id, "manual trigger: the job is already running");
     }
@@ -33,7 +36,10 @@ pub async fn runs(ctx: &Ctx, request: ListRuns) -> Result<Response, WireError> {
     if let Some(id) = &job
         && !ctx.scheduler.jobs().iter().any(|j| &j.id == id)
     {
-        return Err(WireError::new(ErrorCode::NotFound, format!("no job `{id}`")));
+        return Err(WireError::new(
+            ErrorCode::NotFound,
+            format!("no job `{id}`"),
+        ));
     }
     let records = ctx
         .db

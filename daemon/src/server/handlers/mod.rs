@@ -35,7 +35,10 @@ pub async fn dispatch(
 /// A store failure as the client sees it; the detail goes to the log.
 fn internal(error: StoreError) -> WireError {
     tracing::error!(error = %error, "request failed in the store");
-    WireError::new(ErrorCode::Internal, format!("the daemon's database failed: {error}"))
+    WireError::new(
+        ErrorCode::Internal,
+        format!("the daemon's database failed: {error}"),
+    )
 }
 
 /// Checks a page size from a list request.

@@ -37,12 +37,20 @@ pub async fn list(ctx: &Ctx, request: ListSessions) -> Result<Response, WireErro
 }
 
 pub async fn show(ctx: &Ctx, request: ShowSession) -> Result<Response, WireError> {
-    let session = ctx.sessions.show(&request.id).await.map_err(session_error)?;
+    let session = ctx
+        .sessions
+        .show(&request.id)
+        .await
+        .map_err(session_error)?;
     Ok(Response::Session(session))
 }
 
 pub async fn revoke(ctx: &Ctx, peer: &Peer, request: RevokeSession) -> Result<Response, WireError> {
-    let session = ctx.sessions.revoke(&request.id).await.map_err(session_error)?;
+    let session = ctx
+        .sessions
+        .revoke(&request.id)
+        .await
+        .map_err(session_error)?;
     tracing::info!(session = %session.id, peer_uid = peer.uid, "session revoked");
     Ok(Response::SessionRevoked(session))
 }

@@ -1,6 +1,6 @@
+use bangui_proto::messages::Outcome;
 use bangui_proto::messages::{PeerInfo, Pong, StatusInfo};
 use bangui_proto::{PROTOCOL_VERSION, Response, WireError};
-use bangui_proto::messages::Outcome;
 
 use crate::context::Ctx;
 use crate::server::peer::Peer;
