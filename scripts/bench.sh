@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Performance figures (release build). Prints them; asserts nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --workspace --locked
+cargo bench -p bangui-tests --locked --bench foundation "$@"
