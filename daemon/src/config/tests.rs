@@ -140,3 +140,68 @@ fn missing_default_file_is_fine_missing_named_file_is_not() {
     let err = Config::load(&d, &named, &jobs()).unwrap_err().to_string();
     assert!(err.contains("absent.toml"), "{err}");
 }
+
+/// The packaged config documents every key with its default: uncommented, it
+/// must parse and change nothing.
+#[test]
+fn the_packaged_config_documents_the_defaults() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/bangui.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let uncommented: String = text
+        .lines()
+        .map(|line| match line.strip_prefix("# ") {
+            Some(rest) if rest.contains(" = ") && !rest.starts_with(' ') => rest,
+            _ => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    // Groups are examples, not defaults: there is none by default.
+    let uncommented = uncommented
+        .lines()
+        .filter(|l| !l.starts_with("socket_group") && !l.starts_with("admin_group"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let real_jobs = crate::jobs::defaults(false);
+    let with_real_jobs = |text: &str| {
+        Config::from_toml(&defaults(), &Overrides::default(), &path, text, &real_jobs).unwrap()
+    };
+    let documented = with_real_jobs(&uncommented);
+    let default = with_real_jobs("");
+    assert_eq!(documented.state_dir, default.state_dir);
+    assert_eq!(documented.socket, default.socket);
+    assert_eq!(documented.shutdown_grace, default.shutdown_grace);
+    assert_eq!(documented.log_level, default.log_level);
+    assert_eq!(documented.log_format, default.log_format);
+    assert_eq!(documented.max_connections, default.max_connections);
+    assert_eq!(documented.handshake_timeout, default.handshake_timeout);
+    assert_eq!(documented.idle_timeout, default.idle_timeout);
+    assert_eq!(documented.job_runs_keep, default.job_runs_keep);
+    assert_eq!(documented.session_ttl, default.session_ttl);
+    assert_eq!(documented.jobs, default.jobs);
+    for key in [
+        "state_dir",
+        "socket",
+        "socket_group",
+        "admin_group",
+        "shutdown_grace",
+        "log_level",
+        "log_format",
+        "max_connections",
+        "handshake_timeout",
+        "idle_timeout",
+        "job_runs_keep",
+        "default_ttl",
+    ] {
+        assert!(
+            text.contains(&format!("# {key} = ")),
+            "{key} is not documented"
+        );
+    }
+    for job in &real_jobs {
+        assert!(
+            text.contains(&format!("[jobs.{}]", job.id)),
+            "{} is not documented",
+            job.id
+        );
+    }
+}
