@@ -106,7 +106,7 @@ impl Failure {
                     socket.display()
                 ),
             ),
-            ClientError::Codec(_) | ClientError::WrongId { .. } => {
+            ClientError::Codec(_) | ClientError::WrongId { .. } | ClientError::Unusable => {
                 Failure::new(DAEMON_ERROR, format!("bad answer from bangui: {error}"))
             }
         }

@@ -40,6 +40,8 @@ pub enum ClientError {
     Daemon(WireError),
     #[error("the daemon answered request {got} while {expected} was awaited")]
     WrongId { expected: u64, got: u64 },
+    #[error("this connection failed earlier (a timeout or a broken frame); connect again")]
+    Unusable,
 }
 
 /// A connection to the daemon, handshake done.
@@ -48,6 +50,9 @@ pub struct Client {
     server: ServerInfo,
     next_id: u64,
     timeout: Option<Duration>,
+    /// Set after a failure that may leave an answer in flight: the next
+    /// answer read could belong to the earlier request.
+    unusable: bool,
 }
 
 impl Client {
@@ -70,8 +75,14 @@ impl Client {
             client: client_name.to_string(),
         };
         let reply: HelloReply = within(timeout, async {
-            framed.send(encode(&hello)?).await?;
-            let frame = framed.next().await.ok_or(ClientError::Closed)??;
+            // A daemon that refuses us may close before our hello lands; its
+            // answer can still be waiting to be read, so read before failing.
+            let sent = framed.send(encode(&hello)?).await;
+            let frame = match framed.next().await {
+                Some(Ok(frame)) => frame,
+                Some(Err(e)) => return Err(sent.err().unwrap_or(e).into()),
+                None => return Err(sent.err().map_or(ClientError::Closed, ClientError::Io)),
+            };
             Ok::<_, ClientError>(decode(&frame)?)
         })
         .await??;
@@ -94,6 +105,7 @@ impl Client {
             server,
             next_id: 1,
             timeout,
+            unusable: false,
         })
     }
 
@@ -110,6 +122,17 @@ impl Client {
     /// Sends one request and waits for its answer. An error answer from the
     /// daemon comes back as [`ClientError::Daemon`].
     pub async fn call(&mut self, request: Request) -> Result<Response, ClientError> {
+        if self.unusable {
+            return Err(ClientError::Unusable);
+        }
+        let result = self.exchange(request).await;
+        if matches!(&result, Err(e) if !matches!(e, ClientError::Daemon(_))) {
+            self.unusable = true;
+        }
+        result
+    }
+
+    async fn exchange(&mut self, request: Request) -> Result<Response, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
         let frame = encode(&RequestFrame { id, request })?;

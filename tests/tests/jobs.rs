@@ -18,7 +18,7 @@ fn runs_of(daemon: &bangui_tests::Daemon, job: &str) -> Vec<Value> {
 fn a_triggered_run_is_recorded_and_a_second_trigger_joins_it() {
     let home = Home::new();
     let daemon = home.start_with(|cmd| {
-        cmd.env("BANGUI_TEST_SLEEP_MS", "1500");
+        cmd.env("BANGUI_TEST_SLEEP_MS", "3000");
     });
     let first = daemon.ctl_json(&["jobs", "run", "test_sleep"]);
     assert_eq!(first["already_running"], false);
@@ -54,10 +54,10 @@ fn a_triggered_run_is_recorded_and_a_second_trigger_joins_it() {
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0]["run_id"], run_id.as_str());
     assert_eq!(runs[0]["trigger"], "manual");
-    assert!(runs[0]["duration_ms"].as_u64().unwrap() >= 1500);
+    assert!(runs[0]["duration_ms"].as_u64().unwrap() >= 3000);
 
     let shown = daemon.ctl_json(&["jobs", "show", &run_id]);
-    assert_eq!(shown["summary"], "slept 1500 ms");
+    assert_eq!(shown["summary"], "slept 3000 ms");
     let text = daemon.log_text();
     assert!(
         text.lines().filter(|l| l.contains(&run_id)).count() >= 3,

@@ -4,8 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::time::Duration;
-
 use bangui_proto::{
     Client, ClientError, ClientHello, ErrorCode, HelloReply, PROTOCOL_VERSION, Request, Response,
     ResponseFrame, decode, encode,
@@ -171,20 +169,21 @@ fn silent_peers_are_dropped_after_the_handshake_timeout() {
     let home = Home::new();
     home.write_config("handshake_timeout = \"300ms\"\nidle_timeout = \"500ms\"\n");
     let daemon = home.start();
-    runtime().block_on(async {
+    let rt = runtime();
+    rt.block_on(async {
         let mut silent = UnixStream::connect(home.socket()).await.unwrap();
         assert!(closed_by_daemon(&mut silent).await);
-        let mut idle = Client::connect(&home.socket(), "idle", Some(DEADLINE))
-            .await
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(900)).await;
-        let err = idle.call(Request::Ping).await.unwrap_err();
-        assert!(
-            matches!(err, ClientError::Closed | ClientError::Io(_)),
-            "{err}"
-        );
     });
     daemon.wait_log("no handshake within the timeout");
+    let mut idle = rt
+        .block_on(Client::connect(&home.socket(), "idle", Some(DEADLINE)))
+        .unwrap();
+    daemon.wait_log("idle connection closed");
+    let err = rt.block_on(idle.call(Request::Ping)).unwrap_err();
+    assert!(
+        matches!(err, ClientError::Closed | ClientError::Io(_)),
+        "{err}"
+    );
 }
 
 #[test]

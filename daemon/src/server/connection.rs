@@ -54,6 +54,11 @@ async fn serve(
     stop: CancellationToken,
     permit: Option<OwnedSemaphorePermit>,
 ) {
+    // Even a connection over the limit gets its hello read before the refusal,
+    // so the client's hello write never meets a closed socket.
+    let Some(hello) = handshake(&mut conn, &ctx).await else {
+        return;
+    };
     if permit.is_none() {
         let limit = ctx.config.max_connections;
         tracing::warn!(limit, "connection refused: too many connections");
@@ -64,9 +69,6 @@ async fn serve(
         refuse(&mut conn, error).await;
         return;
     }
-    let Some(hello) = handshake(&mut conn, &ctx).await else {
-        return;
-    };
     if hello.protocol_version != PROTOCOL_VERSION {
         tracing::warn!(
             client = %hello.client,
