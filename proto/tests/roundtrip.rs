@@ -181,17 +181,10 @@ fn every_response_round_trips() {
 
 #[test]
 fn outcome_and_trigger_names_parse_back() {
-    for o in [
-        Outcome::Running,
-        Outcome::Ok,
-        Outcome::Failed,
-        Outcome::TimedOut,
-        Outcome::Cancelled,
-        Outcome::Interrupted,
-    ] {
+    for o in Outcome::ALL {
         assert_eq!(Outcome::parse(o.as_str()), Some(o));
     }
-    for t in [Trigger::Schedule, Trigger::Manual, Trigger::Startup] {
+    for t in Trigger::ALL {
         assert_eq!(Trigger::parse(t.as_str()), Some(t));
     }
     assert_eq!(Outcome::parse("bogus"), None);

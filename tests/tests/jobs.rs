@@ -6,6 +6,17 @@
 use bangui_tests::{Home, describe, stdout, wait_for};
 use serde_json::Value;
 
+fn job_info(daemon: &bangui_tests::Daemon, id: &str) -> Value {
+    daemon
+        .ctl_json(&["jobs", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["id"] == id)
+        .cloned()
+        .unwrap()
+}
+
 fn runs_of(daemon: &bangui_tests::Daemon, job: &str) -> Vec<Value> {
     daemon
         .ctl_json(&["jobs", "runs", job, "--limit", "100"])
@@ -37,13 +48,7 @@ fn a_triggered_run_is_recorded_and_a_second_trigger_joins_it() {
         describe(&human)
     );
 
-    let list = daemon.ctl_json(&["jobs", "list"]);
-    let job = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["id"] == "test_sleep")
-        .unwrap();
+    let job = job_info(&daemon, "test_sleep");
     assert_eq!(job["running"]["run_id"], run_id.as_str());
 
     // Wait for it through the ctl, then find it in the run history.
@@ -108,13 +113,7 @@ fn a_run_cut_off_by_sigkill_is_marked_interrupted_after_restart() {
     let daemon = home.start();
     let run = daemon.ctl_json(&["jobs", "show", &run_id]);
     assert_eq!(run["outcome"], "interrupted");
-    let list = daemon.ctl_json(&["jobs", "list"]);
-    let job = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["id"] == "test_sleep")
-        .unwrap();
+    let job = job_info(&daemon, "test_sleep");
     assert_eq!(
         job["last"]["run_id"],
         run_id.as_str(),

@@ -142,32 +142,64 @@ fn environment_overrides_the_file() {
 }
 
 #[test]
-fn runs_without_root_paths_or_a_config_file() {
-    // A non-root user's defaults: everything under XDG directories.
-    let home = Home::new();
-    let runtime = home.path().join("run");
-    let state = home.path().join("xdg-state");
-    std::fs::create_dir(&runtime).unwrap();
+fn runs_as_an_ordinary_user_with_no_config_and_the_ctl_finds_it() {
     use std::os::unix::process::CommandExt;
-    let mut cmd = std::process::Command::new(home.shared_bin("bangui"));
-    cmd.arg("--check-config")
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .env("XDG_STATE_HOME", &state)
-        .env("XDG_CONFIG_HOME", home.path().join("conf"))
-        .env_remove("BANGUI_SOCKET")
-        .env_remove("BANGUI_CONFIG")
-        .env_remove("BANGUI_STATE_DIR");
-    // Run it as nobody, as an ordinary user would.
-    let out = cmd.uid(65534).gid(65534).output().unwrap();
-    assert!(out.status.success(), "{}", describe(&out));
-    let text = stdout(&out);
-    assert!(text.contains("no config file"), "{text}");
-    assert!(
-        text.contains(&runtime.join("bangui/bangui.sock").display().to_string()),
-        "{text}"
+    // A non-root user's defaults: everything under XDG directories, and the
+    // ctl, given no --socket, finds the daemon's socket by itself.
+    let home = Home::new();
+    let user_home = home.path().join("home");
+    let runtime = home.path().join("run");
+    for dir in [&user_home, &runtime] {
+        std::fs::create_dir(dir).unwrap();
+        nix::unistd::chown(
+            dir.as_path(),
+            Some(nix::unistd::Uid::from_raw(65534)),
+            Some(nix::unistd::Gid::from_raw(65534)),
+        )
+        .unwrap();
+    }
+    let as_user = |program: std::path::PathBuf| {
+        let mut cmd = std::process::Command::new(program);
+        cmd.env_clear()
+            .env("HOME", &user_home)
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .uid(65534)
+            .gid(65534);
+        cmd
+    };
+    let log = std::fs::File::create(home.path().join("user-daemon.log")).unwrap();
+    let mut daemon = as_user(home.shared_bin("bangui"))
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let ctl = home.shared_bin("bangui-ctl");
+    let status = bangui_tests::wait_for("the user daemon to answer", || {
+        let out = as_user(ctl.clone())
+            .args(["--json", "status"])
+            .output()
+            .unwrap();
+        out.status.success().then_some(out)
+    });
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(
+        status["socket"],
+        runtime.join("bangui/bangui.sock").display().to_string()
     );
-    assert!(
-        text.contains(&state.join("bangui").display().to_string()),
-        "{text}"
+    assert_eq!(
+        status["state_dir"],
+        user_home.join(".local/state/bangui").display().to_string()
     );
+    assert_eq!(status["peer"]["uid"], 65534);
+    assert_eq!(
+        status["peer"]["admin"], true,
+        "the daemon's own user is an admin"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let exit = bangui_tests::wait_for("the user daemon to exit", || daemon.try_wait().unwrap());
+    assert!(exit.success(), "{exit}");
+    assert!(!runtime.join("bangui/bangui.sock").exists());
 }

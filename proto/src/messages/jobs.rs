@@ -13,6 +13,8 @@ pub enum Trigger {
 }
 
 impl Trigger {
+    pub const ALL: [Trigger; 3] = [Trigger::Schedule, Trigger::Manual, Trigger::Startup];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Trigger::Schedule => "schedule",
@@ -22,9 +24,7 @@ impl Trigger {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Trigger::Schedule, Trigger::Manual, Trigger::Startup]
-            .into_iter()
-            .find(|t| t.as_str() == s)
+        Trigger::ALL.into_iter().find(|t| t.as_str() == s)
     }
 }
 
@@ -42,6 +42,15 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Running,
+        Outcome::Ok,
+        Outcome::Failed,
+        Outcome::TimedOut,
+        Outcome::Cancelled,
+        Outcome::Interrupted,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Running => "running",
@@ -54,16 +63,7 @@ impl Outcome {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Outcome::Running,
-            Outcome::Ok,
-            Outcome::Failed,
-            Outcome::TimedOut,
-            Outcome::Cancelled,
-            Outcome::Interrupted,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == s)
+        Outcome::ALL.into_iter().find(|o| o.as_str() == s)
     }
 }
 
