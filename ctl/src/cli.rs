@@ -13,7 +13,8 @@ Exit status:
   4  permission denied (socket access, or a change that needs an administrator)
   5  not found (no such job, run or session)
   6  protocol version mismatch between bangui-ctl and the daemon
-  7  `jobs run --wait`: the run finished but did not succeed";
+  7  `jobs run --wait`: the run finished but did not succeed;
+     `ban`/`unban`: fail2ban failed part-way (the report says how far it got)";
 
 /// Control the bangui daemon.
 #[derive(Debug, Parser)]
@@ -45,6 +46,39 @@ pub enum Command {
     /// Login sessions
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// fail2ban as bangui sees it
+    #[command(subcommand)]
+    Fail2ban(Fail2banCommand),
+    /// Ban addresses or networks in fail2ban (after the allowlist)
+    Ban(BanArgs),
+    /// Lift bans
+    Unban(BanArgs),
+    /// Which jails ban an address
+    Banned {
+        /// One IPv4 or IPv6 address
+        address: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Fail2banCommand {
+    /// The latest health check, or one jail's counters and banned list asked of fail2ban now
+    Status {
+        jail: Option<String>,
+        /// Most banned addresses to list for a jail
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BanArgs {
+    /// Addresses or networks (192.0.2.7, 2001:db8::1, 198.51.100.0/24); `-` reads them from standard input
+    #[arg(required = true)]
+    pub targets: Vec<String>,
+    /// Jail to use [default: the daemon's fail2ban.manual_jail]
+    #[arg(long)]
+    pub jail: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -57,5 +57,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Status => commands::status::run(&mut daemon, json).await,
         Command::Jobs(command) => commands::jobs::run(&mut daemon, command, json).await,
         Command::Sessions(command) => commands::sessions::run(&mut daemon, command, json).await,
+        Command::Fail2ban(command) => commands::fail2ban::run(&mut daemon, command, json).await,
+        Command::Ban(args) => commands::fail2ban::ban(&mut daemon, args, false, json).await,
+        Command::Unban(args) => commands::fail2ban::ban(&mut daemon, args, true, json).await,
+        Command::Banned { address } => commands::fail2ban::banned(&mut daemon, address, json).await,
     }
 }

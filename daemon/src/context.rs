@@ -1,8 +1,12 @@
 //! Everything request handlers and jobs share, built once at start-up and
 //! passed explicitly.
 
+use std::sync::Arc;
 use std::time::Instant;
 
+use crate::bans::Bans;
+use crate::fail2ban::Fail2ban;
+use crate::fail2ban::health::Health;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::scheduler::Scheduler;
@@ -15,6 +19,9 @@ pub struct Ctx {
     pub db: Db,
     pub scheduler: Scheduler,
     pub sessions: Sessions,
+    pub fail2ban: Arc<Fail2ban>,
+    pub health: Arc<Health>,
+    pub bans: Bans,
     pub clock: Clock,
     pub policy: AdminPolicy,
     /// Unix seconds at start.

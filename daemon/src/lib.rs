@@ -1,9 +1,12 @@
 //! The bangui daemon as a library: [`run`] does everything `main` does after
 //! the configuration is known, so tests and tools can drive it directly.
 
+pub mod allowlist;
+pub mod bans;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod fail2ban;
 pub mod ids;
 pub mod jobs;
 pub mod lock;
@@ -12,6 +15,7 @@ pub mod scheduler;
 pub mod server;
 pub mod sessions;
 pub mod store;
+pub mod targets;
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
@@ -22,8 +26,13 @@ use nix::unistd::{Gid, Group};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::allowlist::Allowlist;
+use crate::bans::Bans;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::fail2ban::health::Health;
+use crate::fail2ban::jails::{self, ManagedJail};
+use crate::fail2ban::{Fail2ban, Settings};
 use crate::context::Ctx;
 use crate::jobs::JobDeps;
 use crate::lock::{InstanceLock, LockError};
@@ -103,6 +112,46 @@ pub fn resolve_groups(config: &Config) -> Result<Groups, DaemonError> {
     })
 }
 
+/// The jails bangui bans into, as the config names them.
+pub fn managed_jails(config: &Config) -> Vec<ManagedJail> {
+    let f = &config.fail2ban;
+    vec![
+        ManagedJail {
+            name: f.blocklist_jail.clone(),
+            bantime: f.blocklist_bantime,
+            purpose: "Addresses banned by bangui's blocklist imports.".into(),
+        },
+        ManagedJail {
+            name: f.manual_jail.clone(),
+            bantime: f.manual_bantime,
+            purpose: "Addresses banned by hand with `bangui-ctl ban`.".into(),
+        },
+    ]
+}
+
+fn log_jail_files(config: &Config, outcomes: &[(String, jails::FileOutcome)]) {
+    for (jail, outcome) in outcomes {
+        let file = jails::path(&config.fail2ban.config_dir, jail);
+        match outcome {
+            jails::FileOutcome::Unchanged => {
+                tracing::debug!(jail = %jail, file = %file.display(), "jail file is current")
+            }
+            jails::FileOutcome::LeftAlone => tracing::info!(
+                jail = %jail,
+                file = %file.display(),
+                "jail file has no bangui header: an administrator's file, left alone"
+            ),
+            jails::FileOutcome::Written | jails::FileOutcome::Updated => tracing::info!(
+                jail = %jail,
+                file = %file.display(),
+                outcome = outcome.as_str(),
+                "jail file {}; run `fail2ban-client reload` to load it",
+                outcome.as_str()
+            ),
+        }
+    }
+}
+
 /// Runs the daemon until `shutdown.stop` is cancelled, then shuts down cleanly.
 ///
 /// Start-up order: lock the state directory, open and migrate the database,
@@ -131,7 +180,43 @@ pub async fn run(config: Config, test_hooks: bool, shutdown: Shutdown) -> Result
         );
     }
 
+    if config.fail2ban.manage_jails {
+        let dir = config.fail2ban.config_dir.clone();
+        let wanted = managed_jails(&config);
+        match tokio::task::spawn_blocking(move || jails::ensure(&dir, &wanted)).await? {
+            Ok(outcomes) => log_jail_files(&config, &outcomes),
+            Err(e) => tracing::warn!(
+                error = %e,
+                config_dir = %config.fail2ban.config_dir.display(),
+                "cannot write bangui's jail files; bans need the jails to exist in fail2ban"
+            ),
+        }
+    }
+
     let clock = Clock::System;
+    let fail2ban = Arc::new(Fail2ban::new(Settings {
+        socket: config.fail2ban.socket.clone(),
+        timeout: config.fail2ban.request_timeout,
+        max_reply: config.fail2ban.max_reply,
+    }));
+    let expected_jails = if config.fail2ban.manage_jails {
+        managed_jails(&config).into_iter().map(|j| j.name).collect()
+    } else {
+        Vec::new()
+    };
+    let health = Arc::new(Health::new(config.fail2ban.socket.clone(), expected_jails));
+    let a = &config.allowlist;
+    let bans = Bans::new(
+        Arc::clone(&fail2ban),
+        Allowlist::new(
+            a.networks.clone(),
+            a.private_ranges,
+            a.reserved_ranges,
+            a.own_addresses,
+        ),
+        config.fail2ban.ban_chunk,
+        config.fail2ban.manual_jail.clone(),
+    );
     let scheduler = Scheduler::new(
         Arc::new(DbRunLog(db.clone())),
         clock.clone(),
@@ -140,6 +225,9 @@ pub async fn run(config: Config, test_hooks: bool, shutdown: Shutdown) -> Result
     let sessions = Sessions::new(db.clone(), clock.clone(), config.session_ttl);
     let deps = JobDeps {
         sessions: sessions.clone(),
+        fail2ban: Arc::clone(&fail2ban),
+        health: Arc::clone(&health),
+        clock: clock.clone(),
         test_hooks,
     };
     for spec in &config.jobs {
@@ -156,6 +244,9 @@ pub async fn run(config: Config, test_hooks: bool, shutdown: Shutdown) -> Result
         db: db.clone(),
         scheduler: scheduler.clone(),
         sessions,
+        fail2ban,
+        health,
+        bans,
         clock: clock.clone(),
         policy: AdminPolicy {
             own_uid: nix::unistd::geteuid().as_raw(),

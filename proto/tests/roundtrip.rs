@@ -37,6 +37,16 @@ fn session() -> SessionInfo {
     }
 }
 
+fn counts() -> JailCounts {
+    JailCounts {
+        name: "sshd".into(),
+        currently_failed: 1,
+        total_failed: 2,
+        currently_banned: 3,
+        total_banned: 4,
+    }
+}
+
 fn all_requests() -> Vec<Request> {
     vec![
         Request::Ping,
@@ -59,6 +69,22 @@ fn all_requests() -> Vec<Request> {
         Request::ListSessions(ListSessions { limit: 3 }),
         Request::ShowSession(ShowSession { id: "s".into() }),
         Request::RevokeSession(RevokeSession { id: "s".into() }),
+        Request::Fail2banHealth,
+        Request::JailStatus(JailStatusQuery {
+            jail: "sshd".into(),
+            limit: 10,
+        }),
+        Request::Ban(BanRequest {
+            targets: vec!["192.0.2.1".into(), "198.51.100.0/24".into()],
+            jail: None,
+        }),
+        Request::Unban(UnbanRequest {
+            targets: vec!["192.0.2.1".into()],
+            jail: Some("sshd".into()),
+        }),
+        Request::Banned(BannedQuery {
+            address: "192.0.2.1".into(),
+        }),
     ]
 }
 
@@ -111,6 +137,39 @@ fn all_responses() -> Vec<Response> {
         Response::Session(session()),
         Response::Sessions(vec![session()]),
         Response::SessionRevoked(session()),
+        Response::Fail2banHealth(Fail2banHealth {
+            state: Fail2banState::Down,
+            socket: "/run/fail2ban/fail2ban.sock".into(),
+            checked_at: Some(1),
+            since: None,
+            version: Some("1.0.2".into()),
+            jails: vec![counts()],
+            error: Some("gone".into()),
+            missing_jails: vec!["bangui-manual".into()],
+            hint: Some("reload".into()),
+        }),
+        Response::JailStatus(JailStatusInfo {
+            counts: counts(),
+            banned: vec!["192.0.2.1".into()],
+            banned_total: 7,
+        }),
+        Response::BanReport(BanReport {
+            jail: "bangui-manual".into(),
+            requested: 3,
+            sent: 2,
+            changed: 1,
+            refused: vec![Refused {
+                target: "127.0.0.1".into(),
+                reason: "loopback".into(),
+                detail: "loopback range 127.0.0.0/8".into(),
+            }],
+            refused_total: 1,
+            error: None,
+        }),
+        Response::BannedIn(BannedIn {
+            address: "192.0.2.1".into(),
+            jails: vec!["sshd".into()],
+        }),
     ]
 }
 
@@ -129,6 +188,11 @@ fn request_index(r: &Request) -> usize {
         Request::ListSessions(_) => 8,
         Request::ShowSession(_) => 9,
         Request::RevokeSession(_) => 10,
+        Request::Fail2banHealth => 11,
+        Request::JailStatus(_) => 12,
+        Request::Ban(_) => 13,
+        Request::Unban(_) => 14,
+        Request::Banned(_) => 15,
     }
 }
 
@@ -144,6 +208,10 @@ fn response_index(r: &Response) -> usize {
         Response::Session(_) => 7,
         Response::Sessions(_) => 8,
         Response::SessionRevoked(_) => 9,
+        Response::Fail2banHealth(_) => 10,
+        Response::JailStatus(_) => 11,
+        Response::BanReport(_) => 12,
+        Response::BannedIn(_) => 13,
     }
 }
 
@@ -243,7 +311,7 @@ proptest! {
     }
 
     #[test]
-    fn truncated_frames_never_panic(cut in 0usize..64, which in 0usize..11) {
+    fn truncated_frames_never_panic(cut in 0usize..64, which in 0usize..16) {
         let request = all_requests().swap_remove(which);
         let payload = encode(&RequestFrame { id: 3, request }).unwrap();
         let mut framed = BytesMut::new();

@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub mod fail2ban;
 pub mod jobs;
 pub mod ping;
 pub mod sessions;

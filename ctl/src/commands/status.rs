@@ -11,8 +11,18 @@ pub async fn run(daemon: &mut Daemon, json: bool) -> Result<(), Failure> {
     let Response::Status(s) = answer else {
         return Err(unexpected("status", &answer));
     };
+    let health = super::fail2ban::health(daemon).await?;
     if json {
-        return output::json(&s);
+        #[derive(serde::Serialize)]
+        struct StatusJson<'a> {
+            #[serde(flatten)]
+            daemon: &'a bangui_proto::messages::StatusInfo,
+            fail2ban: &'a bangui_proto::messages::Fail2banHealth,
+        }
+        return output::json(&StatusJson {
+            daemon: &s,
+            fail2ban: &health,
+        });
     }
     let rows = [
         (
@@ -67,6 +77,7 @@ pub async fn run(daemon: &mut Daemon, json: bool) -> Result<(), Failure> {
     for (key, value) in rows {
         println!("{key:<10} {value}");
     }
+    super::fail2ban::print_health(&health);
     Ok(())
 }
 

@@ -14,7 +14,38 @@ pub struct FileConfig {
     #[serde(default)]
     pub sessions: SessionsSection,
     #[serde(default)]
+    pub fail2ban: Fail2banSection,
+    #[serde(default)]
+    pub allowlist: AllowlistSection,
+    #[serde(default)]
     pub jobs: BTreeMap<String, JobSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fail2banSection {
+    pub socket: Option<PathBuf>,
+    pub config_dir: Option<PathBuf>,
+    pub manage_jails: Option<bool>,
+    pub manual_jail: Option<String>,
+    #[serde(default, with = "super::duration")]
+    pub manual_bantime: Option<Duration>,
+    pub blocklist_jail: Option<String>,
+    #[serde(default, with = "super::duration")]
+    pub blocklist_bantime: Option<Duration>,
+    pub ban_chunk: Option<usize>,
+    #[serde(default, with = "super::duration")]
+    pub request_timeout: Option<Duration>,
+    pub max_reply: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowlistSection {
+    pub networks: Option<Vec<String>>,
+    pub private_ranges: Option<bool>,
+    pub reserved_ranges: Option<bool>,
+    pub own_addresses: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -35,6 +35,32 @@ pub struct Overrides {
     pub log_format: Option<String>,
 }
 
+/// How bangui reaches and uses fail2ban.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fail2banConfig {
+    pub socket: PathBuf,
+    /// fail2ban's configuration directory; managed jails go to its `jail.d`.
+    pub config_dir: PathBuf,
+    pub manage_jails: bool,
+    pub manual_jail: String,
+    pub manual_bantime: Duration,
+    pub blocklist_jail: String,
+    pub blocklist_bantime: Duration,
+    /// Addresses per `banip`/`unbanip` request.
+    pub ban_chunk: usize,
+    pub request_timeout: Duration,
+    pub max_reply: usize,
+}
+
+/// What may never be banned, beyond loopback (which never may).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowlistConfig {
+    pub networks: Vec<ipnet::IpNet>,
+    pub private_ranges: bool,
+    pub reserved_ranges: bool,
+    pub own_addresses: bool,
+}
+
 /// The validated configuration the daemon runs on.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -53,6 +79,8 @@ pub struct Config {
     /// Newest runs kept per job in `job_runs`.
     pub job_runs_keep: u32,
     pub session_ttl: Duration,
+    pub fail2ban: Fail2banConfig,
+    pub allowlist: AllowlistConfig,
     /// The jobs to register, defaults merged with the file's `[jobs.*]` tables.
     pub jobs: Vec<JobSpec>,
 }
@@ -221,6 +249,8 @@ impl Config {
             &invalid,
         )?;
 
+        let fail2ban = fail2ban_config(file.fail2ban, &invalid)?;
+        let allowlist = allowlist_config(file.allowlist, &invalid)?;
         let jobs = merge_jobs(job_defaults, file.jobs, &invalid)?;
 
         Ok(Config {
@@ -237,6 +267,8 @@ impl Config {
             idle_timeout,
             job_runs_keep,
             session_ttl,
+            fail2ban,
+            allowlist,
             jobs,
         })
     }
@@ -270,6 +302,89 @@ fn positive(
         return Err(invalid(key, "must be longer than zero".into()));
     }
     Ok(value)
+}
+
+/// Largest `ban_chunk`: bigger requests freeze fail2ban's socket for seconds.
+const MAX_BAN_CHUNK: usize = 20_000;
+
+fn fail2ban_config(
+    f: file::Fail2banSection,
+    invalid: &impl Fn(&str, String) -> ConfigError,
+) -> Result<Fail2banConfig, ConfigError> {
+    let jail_name = |key: &str, value: Option<String>, default: &str| {
+        let name = value.unwrap_or_else(|| default.to_string());
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if ok {
+            Ok(name)
+        } else {
+            Err(invalid(
+                key,
+                format!("`{name}` is not a jail name (letters, digits, - _ . only)"),
+            ))
+        }
+    };
+    let ban_chunk = f.ban_chunk.unwrap_or(100);
+    if ban_chunk == 0 || ban_chunk > MAX_BAN_CHUNK {
+        return Err(invalid(
+            "fail2ban.ban_chunk",
+            format!("must be between 1 and {MAX_BAN_CHUNK}"),
+        ));
+    }
+    let max_reply = f.max_reply.unwrap_or(64 * 1024 * 1024);
+    if max_reply < 64 * 1024 {
+        return Err(invalid("fail2ban.max_reply", "must be at least 65536 bytes".into()));
+    }
+    Ok(Fail2banConfig {
+        socket: f
+            .socket
+            .unwrap_or_else(|| PathBuf::from("/run/fail2ban/fail2ban.sock")),
+        config_dir: f.config_dir.unwrap_or_else(|| PathBuf::from("/etc/fail2ban")),
+        manage_jails: f.manage_jails.unwrap_or(true),
+        manual_jail: jail_name("fail2ban.manual_jail", f.manual_jail, "bangui-manual")?,
+        manual_bantime: positive(
+            f.manual_bantime,
+            Duration::from_secs(24 * 3600),
+            "fail2ban.manual_bantime",
+            invalid,
+        )?,
+        blocklist_jail: jail_name("fail2ban.blocklist_jail", f.blocklist_jail, "bangui-blocklist")?,
+        blocklist_bantime: positive(
+            f.blocklist_bantime,
+            Duration::from_secs(7 * 24 * 3600),
+            "fail2ban.blocklist_bantime",
+            invalid,
+        )?,
+        ban_chunk,
+        request_timeout: positive(
+            f.request_timeout,
+            Duration::from_secs(30),
+            "fail2ban.request_timeout",
+            invalid,
+        )?,
+        max_reply,
+    })
+}
+
+fn allowlist_config(
+    a: file::AllowlistSection,
+    invalid: &impl Fn(&str, String) -> ConfigError,
+) -> Result<AllowlistConfig, ConfigError> {
+    let mut networks = Vec::new();
+    for entry in a.networks.unwrap_or_default() {
+        let target = crate::targets::Target::parse(&entry)
+            .map_err(|e| invalid("allowlist.networks", e.to_string()))?;
+        networks.push(target.net());
+    }
+    Ok(AllowlistConfig {
+        networks,
+        private_ranges: a.private_ranges.unwrap_or(true),
+        reserved_ranges: a.reserved_ranges.unwrap_or(true),
+        own_addresses: a.own_addresses.unwrap_or(true),
+    })
 }
 
 fn merge_jobs(

@@ -1,5 +1,6 @@
 //! The built-in jobs, one file each, and their default schedules.
 
+mod health_check;
 mod session_cleanup;
 #[cfg(feature = "test-hooks")]
 mod test_sleep;
@@ -7,9 +8,13 @@ mod test_sleep;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock::Clock;
+use crate::fail2ban::Fail2ban;
+use crate::fail2ban::health::Health;
 use crate::scheduler::{Job, JobSpec};
 use crate::sessions::Sessions;
 
+pub use health_check::HealthCheck;
 pub use session_cleanup::SessionCleanup;
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -17,17 +22,19 @@ const HOUR: Duration = Duration::from_secs(3600);
 /// What the jobs need, built once at start-up.
 pub struct JobDeps {
     pub sessions: Sessions,
+    pub fail2ban: Arc<Fail2ban>,
+    pub health: Arc<Health>,
+    pub clock: Clock,
     /// Switched on by `BANGUI_TEST_HOOKS=1` in builds with the `test-hooks` feature.
     pub test_hooks: bool,
 }
 
 /// Every job id with its default schedule; the config file can change each.
 pub fn defaults(test_hooks: bool) -> Vec<JobSpec> {
-    let specs = vec![JobSpec::new(
-        session_cleanup::ID,
-        6 * HOUR,
-        Duration::from_secs(30),
-    )];
+    let specs = vec![
+        JobSpec::new(health_check::ID, Duration::from_secs(30), Duration::from_secs(10)),
+        JobSpec::new(session_cleanup::ID, 6 * HOUR, Duration::from_secs(30)),
+    ];
     #[cfg(feature = "test-hooks")]
     let specs = {
         let mut specs = specs;
@@ -44,6 +51,11 @@ pub fn defaults(test_hooks: bool) -> Vec<JobSpec> {
 /// The job behind an id from [`defaults`].
 pub fn build(id: &str, deps: &JobDeps) -> Option<Arc<dyn Job>> {
     match id {
+        health_check::ID => Some(Arc::new(HealthCheck {
+            fail2ban: Arc::clone(&deps.fail2ban),
+            health: Arc::clone(&deps.health),
+            clock: deps.clock.clone(),
+        })),
         session_cleanup::ID => Some(Arc::new(SessionCleanup::new(deps.sessions.clone()))),
         #[cfg(feature = "test-hooks")]
         test_sleep::ID if deps.test_hooks => Some(Arc::new(test_sleep::TestSleep::from_env())),

@@ -2,12 +2,16 @@
 //!
 //! Append-only: new variants of [`Request`] and [`Response`] go at the end.
 
+mod bans;
+mod fail2ban;
 mod jobs;
 mod sessions;
 mod status;
 
 use serde::{Deserialize, Serialize};
 
+pub use bans::{BanReport, BanRequest, BannedIn, BannedQuery, Refused, UnbanRequest};
+pub use fail2ban::{Fail2banHealth, Fail2banState, JailCounts, JailStatusInfo, JailStatusQuery};
 pub use jobs::{JobInfo, JobTriggered, ListRuns, Outcome, RunJob, RunRecord, ShowRun, Trigger};
 pub use sessions::{
     CreateSession, ListSessions, RevokeSession, SessionCreated, SessionInfo, ShowSession,
@@ -34,13 +38,22 @@ pub enum Request {
     ListSessions(ListSessions),
     ShowSession(ShowSession),
     RevokeSession(RevokeSession),
+    Fail2banHealth,
+    JailStatus(JailStatusQuery),
+    Ban(BanRequest),
+    Unban(UnbanRequest),
+    Banned(BannedQuery),
 }
 
 impl Request {
     /// Requests that change state; the daemon serves them only to administrators.
     pub fn is_mutating(&self) -> bool {
         match self {
-            Request::RunJob(_) | Request::CreateSession(_) | Request::RevokeSession(_) => true,
+            Request::RunJob(_)
+            | Request::CreateSession(_)
+            | Request::RevokeSession(_)
+            | Request::Ban(_)
+            | Request::Unban(_) => true,
             Request::Ping
             | Request::Status
             | Request::ListJobs
@@ -48,7 +61,10 @@ impl Request {
             | Request::ShowRun(_)
             | Request::ValidateSession(_)
             | Request::ListSessions(_)
-            | Request::ShowSession(_) => false,
+            | Request::ShowSession(_)
+            | Request::Fail2banHealth
+            | Request::JailStatus(_)
+            | Request::Banned(_) => false,
         }
     }
 
@@ -66,6 +82,11 @@ impl Request {
             Request::ListSessions(_) => "list_sessions",
             Request::ShowSession(_) => "show_session",
             Request::RevokeSession(_) => "revoke_session",
+            Request::Fail2banHealth => "fail2ban_health",
+            Request::JailStatus(_) => "jail_status",
+            Request::Ban(_) => "ban",
+            Request::Unban(_) => "unban",
+            Request::Banned(_) => "banned",
         }
     }
 }
@@ -83,6 +104,10 @@ pub enum Response {
     Session(SessionInfo),
     Sessions(Vec<SessionInfo>),
     SessionRevoked(SessionInfo),
+    Fail2banHealth(Fail2banHealth),
+    JailStatus(JailStatusInfo),
+    BanReport(BanReport),
+    BannedIn(BannedIn),
 }
 
 impl Response {
@@ -99,6 +124,10 @@ impl Response {
             Response::Session(_) => "session",
             Response::Sessions(_) => "sessions",
             Response::SessionRevoked(_) => "session_revoked",
+            Response::Fail2banHealth(_) => "fail2ban_health",
+            Response::JailStatus(_) => "jail_status",
+            Response::BanReport(_) => "ban_report",
+            Response::BannedIn(_) => "banned_in",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Request handlers, one file per command group, and the one `match` that
 //! routes a request to its handler.
 
+mod fail2ban;
 mod jobs;
 mod sessions;
 mod status;
@@ -29,6 +30,11 @@ pub async fn dispatch(
         Request::ListSessions(r) => sessions::list(ctx, r).await,
         Request::ShowSession(r) => sessions::show(ctx, r).await,
         Request::RevokeSession(r) => sessions::revoke(ctx, peer, r).await,
+        Request::Fail2banHealth => Ok(fail2ban::health(ctx)),
+        Request::JailStatus(r) => fail2ban::jail_status(ctx, r).await,
+        Request::Ban(r) => fail2ban::ban(ctx, r).await,
+        Request::Unban(r) => fail2ban::unban(ctx, r).await,
+        Request::Banned(r) => fail2ban::banned(ctx, r).await,
     }
 }
 

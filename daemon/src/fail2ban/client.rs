@@ -1,0 +1,298 @@
+//! The fail2ban socket client: one persistent connection, one request at a
+//! time, each with a timeout and a cap on the reply size.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+use tokio::sync::Mutex;
+
+use super::pickle::{self, Value};
+use super::reply::{self, JailStatus};
+use crate::targets::Target;
+
+/// Ends every request and every reply on fail2ban's socket.
+const END: &[u8] = b"<F2B_END_COMMAND>";
+
+/// How to reach fail2ban.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub socket: PathBuf,
+    /// Bound on one request: connect, write and the whole reply.
+    pub timeout: Duration,
+    /// Largest reply accepted, in bytes.
+    pub max_reply: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Fail2banError {
+    #[error("fail2ban is unavailable: cannot connect to {}: {source}", socket.display())]
+    Unavailable {
+        socket: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("fail2ban on {} did not answer within {}", socket.display(), humantime::format_duration(*timeout))]
+    Timeout { socket: PathBuf, timeout: Duration },
+    #[error("the connection to fail2ban on {} broke: {source}", socket.display())]
+    Broken {
+        socket: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("fail2ban's reply is larger than {max} bytes (fail2ban.max_reply)")]
+    TooLarge { max: usize },
+    #[error("fail2ban sent a reply bangui cannot read: {0}")]
+    BadReply(String),
+    #[error("fail2ban has no jail `{0}`")]
+    UnknownJail(String),
+    #[error("fail2ban refused the command: {class}: {message}")]
+    Refused { class: String, message: String },
+}
+
+impl Fail2banError {
+    /// fail2ban is not there or not answering, as opposed to refusing a command.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Fail2banError::Unavailable { .. }
+                | Fail2banError::Timeout { .. }
+                | Fail2banError::Broken { .. }
+        )
+    }
+}
+
+/// A client of one fail2ban server. Requests are serialised: a long command
+/// never interleaves with another on the shared connection.
+pub struct Fail2ban {
+    settings: Settings,
+    conn: Mutex<Option<UnixStream>>,
+}
+
+/// How one exchange on an open connection failed.
+enum Failure {
+    /// Nothing came back: the server closed the connection (it may have restarted).
+    Stale(std::io::Error),
+    Fatal(Fail2banError),
+}
+
+impl Fail2ban {
+    pub fn new(settings: Settings) -> Fail2ban {
+        Fail2ban {
+            settings,
+            conn: Mutex::new(None),
+        }
+    }
+
+    pub fn socket(&self) -> &std::path::Path {
+        &self.settings.socket
+    }
+
+    /// Sends one command and returns fail2ban's answer value (code 0), or its
+    /// error as a typed error.
+    pub async fn request(&self, args: &[&str]) -> Result<Value, Fail2banError> {
+        let mut payload = pickle::encode_command(args)
+            .map_err(|e| Fail2banError::BadReply(format!("cannot encode the command: {e}")))?;
+        payload.extend_from_slice(END);
+        let timeout = self.settings.timeout;
+        let mut conn = self.conn.lock().await;
+        let deadline = tokio::time::Instant::now() + timeout;
+        // A connection the server closed since the last request fails at once;
+        // one retry on a fresh connection covers a fail2ban restart.
+        for attempt in 0..2 {
+            if conn.is_none() {
+                *conn = Some(self.connect(deadline).await?);
+            }
+            let Some(stream) = conn.as_mut() else {
+                continue;
+            };
+            let exchange = exchange(stream, &payload, self.settings.max_reply);
+            let outcome = match tokio::time::timeout_at(deadline, exchange).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(Failure::Fatal(Fail2banError::Timeout {
+                    socket: self.settings.socket.clone(),
+                    timeout,
+                })),
+            };
+            match outcome {
+                Ok(value) => return interpret(value),
+                Err(Failure::Stale(source)) => {
+                    *conn = None;
+                    if attempt == 1 {
+                        return Err(Fail2banError::Broken {
+                            socket: self.settings.socket.clone(),
+                            source,
+                        });
+                    }
+                }
+                Err(Failure::Fatal(error)) => {
+                    *conn = None;
+                    return Err(error);
+                }
+            }
+        }
+        Err(Fail2banError::Broken {
+            socket: self.settings.socket.clone(),
+            source: std::io::Error::other("no connection"),
+        })
+    }
+
+    async fn connect(&self, deadline: tokio::time::Instant) -> Result<UnixStream, Fail2banError> {
+        let socket = &self.settings.socket;
+        match tokio::time::timeout_at(deadline, UnixStream::connect(socket)).await {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(source)) => Err(Fail2banError::Unavailable {
+                socket: socket.clone(),
+                source,
+            }),
+            Err(_) => Err(Fail2banError::Timeout {
+                socket: socket.clone(),
+                timeout: self.settings.timeout,
+            }),
+        }
+    }
+
+    pub async fn ping(&self) -> Result<(), Fail2banError> {
+        match self.request(&["ping"]).await? {
+            Value::Str(s) if s == "pong" => Ok(()),
+            other => Err(reply::unexpected("ping", &other)),
+        }
+    }
+
+    pub async fn version(&self) -> Result<String, Fail2banError> {
+        reply::string(self.request(&["version"]).await?, "version")
+    }
+
+    /// Names of the running jails.
+    pub async fn jails(&self) -> Result<Vec<String>, Fail2banError> {
+        reply::jail_list(self.request(&["status"]).await?)
+    }
+
+    /// A jail's counts, and its banned list unless `short`.
+    pub async fn jail_status(&self, jail: &str, short: bool) -> Result<JailStatus, Fail2banError> {
+        let value = if short {
+            self.request(&["status", jail, "short"]).await?
+        } else {
+            self.request(&["status", jail]).await?
+        };
+        reply::jail_status(value)
+    }
+
+    /// Bans one batch; returns how many were newly banned.
+    pub async fn ban(&self, jail: &str, targets: &[Target]) -> Result<u64, Fail2banError> {
+        self.batch(jail, "banip", targets).await
+    }
+
+    /// Unbans one batch; returns how many bans were lifted.
+    pub async fn unban(&self, jail: &str, targets: &[Target]) -> Result<u64, Fail2banError> {
+        self.batch(jail, "unbanip", targets).await
+    }
+
+    async fn batch(&self, jail: &str, verb: &str, targets: &[Target]) -> Result<u64, Fail2banError> {
+        let texts: Vec<String> = targets.iter().map(Target::to_string).collect();
+        let mut args: Vec<&str> = vec!["set", jail, verb];
+        args.extend(texts.iter().map(String::as_str));
+        let count = reply::int(self.request(&args).await?, verb)?;
+        u64::try_from(count).map_err(|_| Fail2banError::BadReply(format!("{verb} count {count}")))
+    }
+
+    /// For each address, the jails that ban it.
+    pub async fn banned_in(&self, address: &Target) -> Result<Vec<String>, Fail2banError> {
+        let text = address.to_string();
+        let value = self.request(&["banned", &text]).await?;
+        let mut per_address = reply::list(value, "banned")?;
+        if per_address.len() != 1 {
+            return Err(Fail2banError::BadReply(format!(
+                "banned: {} answers for one address",
+                per_address.len()
+            )));
+        }
+        reply::strings(per_address.remove(0), "banned")
+    }
+
+    /// Every address a jail bans now.
+    pub async fn banned_list(&self, jail: &str) -> Result<Vec<String>, Fail2banError> {
+        reply::strings(self.request(&["get", jail, "banned"]).await?, "banned list")
+    }
+
+    pub async fn ignoreip(&self, jail: &str) -> Result<Vec<String>, Fail2banError> {
+        reply::strings(self.request(&["get", jail, "ignoreip"]).await?, "ignoreip")
+    }
+
+    pub async fn bantime(&self, jail: &str) -> Result<i64, Fail2banError> {
+        reply::int(self.request(&["get", jail, "bantime"]).await?, "bantime")
+    }
+
+    /// fail2ban's database file; none when its database is disabled.
+    pub async fn dbfile(&self) -> Result<Option<PathBuf>, Fail2banError> {
+        match self.request(&["get", "dbfile"]).await? {
+            Value::None => Ok(None),
+            Value::Str(path) => Ok(Some(PathBuf::from(path))),
+            other => Err(reply::unexpected("dbfile", &other)),
+        }
+    }
+}
+
+/// Writes one request and reads its reply up to the terminator. The
+/// terminator can also occur inside a string of the reply, so a reply counts
+/// as complete only when the pickle before the terminator decodes whole.
+async fn exchange(stream: &mut UnixStream, payload: &[u8], max: usize) -> Result<Value, Failure> {
+    stream.write_all(payload).await.map_err(Failure::Stale)?;
+    let mut buf: Vec<u8> = Vec::with_capacity(256);
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = stream.read(&mut chunk).await.map_err(|e| {
+            if buf.is_empty() {
+                Failure::Stale(e)
+            } else {
+                Failure::Fatal(Fail2banError::BadReply(format!("reading the reply failed: {e}")))
+            }
+        })?;
+        if n == 0 {
+            return Err(if buf.is_empty() {
+                Failure::Stale(std::io::Error::from(std::io::ErrorKind::UnexpectedEof))
+            } else {
+                Failure::Fatal(Fail2banError::BadReply(format!(
+                    "the connection closed after {} bytes, before the reply ended",
+                    buf.len()
+                )))
+            });
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.len() > max.saturating_add(END.len()) {
+            return Err(Failure::Fatal(Fail2banError::TooLarge { max }));
+        }
+        if buf.ends_with(END) {
+            match pickle::decode(&buf[..buf.len() - END.len()]) {
+                Ok(value) => return Ok(value),
+                Err(e) if e.truncated => continue,
+                Err(e) => return Err(Failure::Fatal(Fail2banError::BadReply(e.to_string()))),
+            }
+        }
+    }
+}
+
+/// fail2ban answers `(0, value)` or `(1, exception)`.
+fn interpret(value: Value) -> Result<Value, Fail2banError> {
+    let Value::Tuple(mut pair) = value else {
+        return Err(reply::unexpected("reply", &value));
+    };
+    if pair.len() != 2 {
+        return Err(Fail2banError::BadReply(format!(
+            "reply is a tuple of {} items, not (code, value)",
+            pair.len()
+        )));
+    }
+    let payload = pair.pop().unwrap_or(Value::None);
+    match pair.pop() {
+        Some(Value::Int(0)) => Ok(payload),
+        Some(Value::Int(_)) => Err(reply::error(payload)),
+        other => Err(Fail2banError::BadReply(format!(
+            "reply code is {other:?}, not a number"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests;

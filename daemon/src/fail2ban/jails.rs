@@ -1,0 +1,141 @@
+//! The jails bangui bans into, kept as files in fail2ban's `jail.d`. A file is
+//! written when absent, rewritten when it still carries bangui's header and
+//! differs, and never touched once an administrator has taken it over by
+//! removing the header.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The first line of every file bangui manages.
+pub const HEADER: &str = "# Managed by bangui.";
+
+/// A jail bangui needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedJail {
+    pub name: String,
+    pub bantime: Duration,
+    /// One line saying what the jail is for.
+    pub purpose: String,
+}
+
+/// What happened to one jail file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileOutcome {
+    Written,
+    Updated,
+    Unchanged,
+    /// The administrator's own file (no header): left alone.
+    LeftAlone,
+}
+
+impl FileOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileOutcome::Written => "written",
+            FileOutcome::Updated => "updated",
+            FileOutcome::Unchanged => "unchanged",
+            FileOutcome::LeftAlone => "left alone (edited by an administrator)",
+        }
+    }
+}
+
+pub fn path(config_dir: &Path, jail: &str) -> PathBuf {
+    config_dir.join("jail.d").join(format!("{jail}.conf"))
+}
+
+/// The file bangui wants for `jail`. No log is watched: bangui bans into the
+/// jail directly, and the ban action covers every port.
+pub fn render(jail: &ManagedJail) -> String {
+    format!(
+        "{HEADER} bangui rewrites this file when its own version changes.\n\
+         # To take the file over, delete the first line; bangui then leaves it alone.\n\
+         #\n\
+         # {purpose}\n\
+         [{name}]\n\
+         enabled   = true\n\
+         filter    =\n\
+         logpath   = /dev/null\n\
+         backend   = polling\n\
+         maxretry  = 1\n\
+         bantime   = {bantime}\n\
+         banaction = %(banaction_allports)s\n",
+        purpose = jail.purpose,
+        name = jail.name,
+        bantime = jail.bantime.as_secs(),
+    )
+}
+
+/// Makes sure each jail's file is as bangui wants it, within the rules above.
+pub fn ensure(config_dir: &Path, jails: &[ManagedJail]) -> std::io::Result<Vec<(String, FileOutcome)>> {
+    let dir = config_dir.join("jail.d");
+    if !dir.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{} does not exist (is fail2ban installed?)", dir.display()),
+        ));
+    }
+    let mut outcomes = Vec::with_capacity(jails.len());
+    for jail in jails {
+        let file = path(config_dir, &jail.name);
+        let wanted = render(jail);
+        let outcome = match std::fs::read_to_string(&file) {
+            Ok(current) if current == wanted => FileOutcome::Unchanged,
+            Ok(current) if !current.starts_with(HEADER) => FileOutcome::LeftAlone,
+            Ok(_) => {
+                write_atomically(&file, &wanted)?;
+                FileOutcome::Updated
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                write_atomically(&file, &wanted)?;
+                FileOutcome::Written
+            }
+            Err(e) => return Err(e),
+        };
+        outcomes.push((jail.name.clone(), outcome));
+    }
+    Ok(outcomes)
+}
+
+/// fail2ban must never read half a file.
+fn write_atomically(file: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = file.with_extension("conf.bangui-tmp");
+    {
+        let mut out = std::fs::File::create(&tmp)?;
+        out.write_all(text.as_bytes())?;
+        out.sync_all()?;
+    }
+    std::fs::rename(&tmp, file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jail(bantime: u64) -> ManagedJail {
+        ManagedJail {
+            name: "bangui-manual".into(),
+            bantime: Duration::from_secs(bantime),
+            purpose: "Manual bans.".into(),
+        }
+    }
+
+    #[test]
+    fn writes_updates_and_respects_edits() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(ensure(dir.path(), &[jail(60)]).is_err(), "no jail.d");
+        std::fs::create_dir(dir.path().join("jail.d")).unwrap();
+        let file = path(dir.path(), "bangui-manual");
+
+        assert_eq!(ensure(dir.path(), &[jail(60)]).unwrap()[0].1, FileOutcome::Written);
+        assert!(std::fs::read_to_string(&file).unwrap().contains("bantime   = 60"));
+        assert_eq!(ensure(dir.path(), &[jail(60)]).unwrap()[0].1, FileOutcome::Unchanged);
+        assert_eq!(ensure(dir.path(), &[jail(120)]).unwrap()[0].1, FileOutcome::Updated);
+        assert!(std::fs::read_to_string(&file).unwrap().contains("bantime   = 120"));
+
+        let mine = "[bangui-manual]\nenabled = true\nbantime = 5\n";
+        std::fs::write(&file, mine).unwrap();
+        assert_eq!(ensure(dir.path(), &[jail(60)]).unwrap()[0].1, FileOutcome::LeftAlone);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), mine);
+    }
+}

@@ -1,0 +1,86 @@
+use bangui_proto::messages::{
+    BanRequest, BannedIn, BannedQuery, JailCounts, JailStatusInfo, JailStatusQuery, UnbanRequest,
+};
+use bangui_proto::{ErrorCode, Response, WireError};
+
+use super::page;
+use crate::context::Ctx;
+use crate::fail2ban::Fail2banError;
+use crate::targets::Target;
+
+pub fn health(ctx: &Ctx) -> Response {
+    Response::Fail2banHealth(ctx.health.snapshot())
+}
+
+pub async fn jail_status(ctx: &Ctx, query: JailStatusQuery) -> Result<Response, WireError> {
+    let limit = page(query.limit)?;
+    let status = ctx
+        .fail2ban
+        .jail_status(&query.jail, false)
+        .await
+        .map_err(fail2ban_error)?;
+    let mut banned = status.banned.unwrap_or_default();
+    let banned_total = banned.len() as u64;
+    banned.truncate(limit as usize);
+    Ok(Response::JailStatus(JailStatusInfo {
+        counts: JailCounts {
+            name: query.jail,
+            currently_failed: status.currently_failed,
+            total_failed: status.total_failed,
+            currently_banned: status.currently_banned,
+            total_banned: status.total_banned,
+        },
+        banned,
+        banned_total,
+    }))
+}
+
+pub async fn ban(ctx: &Ctx, request: BanRequest) -> Result<Response, WireError> {
+    let report = ctx
+        .bans
+        .ban(request.jail, &request.targets)
+        .await
+        .map_err(fail2ban_error)?;
+    Ok(Response::BanReport(report))
+}
+
+pub async fn unban(ctx: &Ctx, request: UnbanRequest) -> Result<Response, WireError> {
+    let report = ctx
+        .bans
+        .unban(request.jail, &request.targets)
+        .await
+        .map_err(fail2ban_error)?;
+    Ok(Response::BanReport(report))
+}
+
+pub async fn banned(ctx: &Ctx, query: BannedQuery) -> Result<Response, WireError> {
+    let target = Target::parse(&query.address)
+        .map_err(|e| WireError::new(ErrorCode::InvalidArgument, e.to_string()))?;
+    if !target.is_host() {
+        return Err(WireError::new(
+            ErrorCode::InvalidArgument,
+            "give one address, not a network",
+        ));
+    }
+    let jails = ctx
+        .fail2ban
+        .banned_in(&target)
+        .await
+        .map_err(fail2ban_error)?;
+    Ok(Response::BannedIn(BannedIn {
+        address: target.to_string(),
+        jails,
+    }))
+}
+
+/// fail2ban's failures as the client sees them: down is "unavailable" and
+/// names the socket; an unknown jail is "not found".
+pub fn fail2ban_error(error: Fail2banError) -> WireError {
+    let code = match &error {
+        e if e.is_unavailable() => ErrorCode::Unavailable,
+        Fail2banError::UnknownJail(_) => ErrorCode::NotFound,
+        Fail2banError::Refused { .. } => ErrorCode::InvalidArgument,
+        _ => ErrorCode::Internal,
+    };
+    WireError::new(code, error.to_string())
+}

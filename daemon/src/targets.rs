@@ -1,0 +1,125 @@
+//! Addresses and networks to ban or unban, validated before anything is sent:
+//! fail2ban itself bans whatever string it is given.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+/// One IPv4/IPv6 address or network, in canonical form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Target(IpNet);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("empty")]
+    Empty,
+    #[error("`{0}` is not an IP address or network")]
+    Invalid(String),
+    #[error("`{given}` has host bits set; the network is {network}")]
+    HostBits { given: String, network: IpNet },
+}
+
+impl Target {
+    /// Parses `192.0.2.7`, `2001:db8::1`, `198.51.100.0/24`. IPv4-mapped IPv6
+    /// addresses become IPv4; a network with host bits set is refused (it is
+    /// usually a typo for the address or for the network).
+    pub fn parse(text: &str) -> Result<Target, TargetError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(TargetError::Empty);
+        }
+        if let Ok(addr) = text.parse::<IpAddr>() {
+            return Ok(Target::host(addr));
+        }
+        let net: IpNet = text
+            .parse()
+            .map_err(|_| TargetError::Invalid(shorten(text)))?;
+        if net.trunc() != net {
+            return Err(TargetError::HostBits {
+                given: text.to_string(),
+                network: net.trunc(),
+            });
+        }
+        if net.prefix_len() == net.max_prefix_len() {
+            return Ok(Target::host(net.addr()));
+        }
+        Ok(Target(net))
+    }
+
+    pub fn host(addr: IpAddr) -> Target {
+        let addr = match addr {
+            IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map_or(IpAddr::V6(v6), IpAddr::V4),
+            v4 => v4,
+        };
+        Target(IpNet::from(addr))
+    }
+
+    pub fn net(&self) -> IpNet {
+        self.0
+    }
+
+    pub fn is_host(&self) -> bool {
+        self.0.prefix_len() == self.0.max_prefix_len()
+    }
+
+    /// Whether the two share any address.
+    pub fn overlaps(&self, other: &IpNet) -> bool {
+        self.0.contains(&other.network()) || other.contains(&self.0.network())
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_host() {
+            write!(f, "{}", self.0.addr())
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
+/// Keeps error messages short whatever garbage came in.
+fn shorten(text: &str) -> String {
+    let mut out: String = text.chars().take(64).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_normalises() {
+        assert_eq!(Target::parse(" 192.0.2.7 ").unwrap().to_string(), "192.0.2.7");
+        assert_eq!(Target::parse("2001:DB8::1").unwrap().to_string(), "2001:db8::1");
+        assert_eq!(Target::parse("::ffff:192.0.2.7").unwrap().to_string(), "192.0.2.7");
+        assert_eq!(Target::parse("192.0.2.7/32").unwrap().to_string(), "192.0.2.7");
+        assert_eq!(
+            Target::parse("198.51.100.0/24").unwrap().to_string(),
+            "198.51.100.0/24"
+        );
+        assert!(matches!(
+            Target::parse("198.51.100.7/24"),
+            Err(TargetError::HostBits { .. })
+        ));
+        for bad in ["", "hello", "1.2.3", "1.2.3.4.5", "1.2.3.4/33", "--all", "1.2.3.4 5.6.7.8"] {
+            assert!(Target::parse(bad).is_err(), "{bad}");
+        }
+        let long = "x".repeat(1000);
+        assert!(Target::parse(&long).unwrap_err().to_string().len() < 100);
+    }
+
+    #[test]
+    fn overlap() {
+        let net = Target::parse("10.0.0.0/8").unwrap();
+        assert!(net.overlaps(&"10.1.0.0/16".parse().unwrap()));
+        assert!(net.overlaps(&"0.0.0.0/0".parse().unwrap()));
+        assert!(!net.overlaps(&"11.0.0.0/8".parse().unwrap()));
+    }
+}

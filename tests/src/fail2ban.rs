@@ -1,0 +1,189 @@
+//! A real `fail2ban-server` per test, in the test's own directory: its own
+//! socket, pidfile, database and log, a no-op ban action, and the jails the
+//! test asks for. Stopped when dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::{Home, wait_for};
+
+pub const SERVER: &str = "/usr/bin/fail2ban-server";
+pub const CLIENT: &str = "/usr/bin/fail2ban-client";
+
+/// Fails the test with the install hint when fail2ban is missing.
+pub fn require() {
+    for tool in [SERVER, CLIENT] {
+        assert!(
+            Path::new(tool).exists(),
+            "{tool} is missing: install Debian's fail2ban package (apt-get install fail2ban); scripts/test.sh does this"
+        );
+    }
+}
+
+/// A fail2ban configuration directory under a test home.
+pub struct Fail2banConf {
+    pub dir: PathBuf,
+    pub run: PathBuf,
+}
+
+impl Fail2banConf {
+    pub fn new(home: &Home) -> Fail2banConf {
+        require();
+        let dir = home.path().join("fail2ban");
+        let run = home.path().join("f2b-run");
+        for sub in ["action.d", "filter.d", "jail.d"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(
+            dir.join("fail2ban.conf"),
+            format!(
+                "[Definition]\nloglevel = INFO\nlogtarget = {run}/fail2ban.log\nsyslogsocket = auto\n\
+                 socket = {run}/fail2ban.sock\npidfile = {run}/fail2ban.pid\n\
+                 dbfile = {run}/fail2ban.sqlite3\ndbpurgeage = 1d\nallowipv6 = auto\n",
+                run = run.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("action.d/bangui-noop.conf"),
+            "[Definition]\nactionstart =\nactionstop =\nactioncheck =\nactionban =\nactionunban =\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("jail.conf"),
+            "[DEFAULT]\nbanaction = bangui-noop\nbanaction_allports = bangui-noop\n\
+             action = %(banaction)s\nbantime = 1h\n",
+        )
+        .unwrap();
+        Fail2banConf { dir, run }
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.run.join("fail2ban.sock")
+    }
+
+    /// Adds a jail that watches nothing, with extra `key = value` lines.
+    pub fn add_jail(&self, name: &str, extra: &str) {
+        std::fs::write(
+            self.dir.join(format!("jail.d/{name}.conf")),
+            format!(
+                "[{name}]\nenabled = true\nfilter =\nlogpath = /dev/null\nbackend = polling\n{extra}\n"
+            ),
+        )
+        .unwrap();
+    }
+
+    /// The daemon's `[fail2ban]` section pointing at this server.
+    pub fn daemon_section(&self) -> String {
+        format!(
+            "[fail2ban]\nsocket = {:?}\nconfig_dir = {:?}\n",
+            self.socket().display().to_string(),
+            self.dir.display().to_string()
+        )
+    }
+
+    /// Starts the server in the foreground and waits until it answers.
+    pub fn start(&self) -> Fail2banServer {
+        let log = std::fs::File::create(self.run.join("server.out")).unwrap();
+        let child = Command::new(SERVER)
+            .arg("-c")
+            .arg(&self.dir)
+            .args(["-f", "-x"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let server = Fail2banServer {
+            child: Some(child),
+            socket: self.socket(),
+            run: self.run.clone(),
+        };
+        wait_for("fail2ban-server to answer", || {
+            server.assert_running();
+            server.client(&["ping"]).ok().map(|_| ())
+        });
+        server
+    }
+}
+
+pub struct Fail2banServer {
+    child: Option<Child>,
+    pub socket: PathBuf,
+    run: PathBuf,
+}
+
+impl Fail2banServer {
+    fn assert_running(&self) {
+        if let Some(child) = &self.child {
+            // try_wait needs &mut; a zero-signal kill tells liveness without it.
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            if nix::sys::signal::kill(pid, None).is_err() {
+                let out = std::fs::read_to_string(self.run.join("server.out")).unwrap_or_default();
+                panic!("fail2ban-server died:\n{out}");
+            }
+        }
+    }
+
+    /// Runs the real `fail2ban-client` against this server: an oracle
+    /// independent of bangui's own client.
+    pub fn client(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new(CLIENT)
+            .arg("-s")
+            .arg(&self.socket)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() {
+            Ok(text)
+        } else {
+            Err(format!("{text}{}", String::from_utf8_lossy(&out.stderr)))
+        }
+    }
+
+    /// The addresses a jail bans now, as fail2ban-client prints them.
+    pub fn banned(&self, jail: &str) -> Vec<String> {
+        let text = self.client(&["get", jail, "banned"]).unwrap();
+        text.split('\'')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// SIGKILL, like a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Fail2banServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let stopped = (0..100).any(|_| {
+                std::thread::sleep(Duration::from_millis(20));
+                matches!(child.try_wait(), Ok(Some(_)))
+            });
+            if !stopped {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+/// `n` distinct public IPv4 addresses (11.0.0.0/8) for ban tests.
+pub fn addresses(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("11.{}.{}.{}", i / 62_500, (i / 250) % 250, i % 250 + 1))
+        .collect()
+}
