@@ -24,6 +24,7 @@ need() {
 }
 
 need setpriv util-linux
+need fail2ban-server fail2ban
 
 echo "== cargo fmt --check"
 cargo fmt --all --check

@@ -147,7 +147,9 @@ impl Allowlist {
 /// The addresses of this host's interfaces.
 pub fn own_addresses() -> Vec<IpAddr> {
     let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
-        tracing::warn!("cannot list this host's addresses; own-address protection is off for this request");
+        tracing::warn!(
+            "cannot list this host's addresses; own-address protection is off for this request"
+        );
         return Vec::new();
     };
     let mut out: Vec<IpAddr> = addrs
@@ -193,7 +195,15 @@ mod tests {
 
     #[test]
     fn refuses_each_kind_with_its_reason() {
-        let list = Allowlist::new(vec!["198.18.0.0/15".parse().unwrap(), "8.8.8.0/24".parse().unwrap()], true, true, true);
+        let list = Allowlist::new(
+            vec![
+                "198.18.0.0/15".parse().unwrap(),
+                "8.8.8.0/24".parse().unwrap(),
+            ],
+            true,
+            true,
+            true,
+        );
         let ctx = Context {
             own: vec!["93.184.216.34".parse().unwrap()],
             ignoreip: vec!["11.22.33.0/24".parse().unwrap()],

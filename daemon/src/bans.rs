@@ -27,7 +27,12 @@ pub struct Screened {
 }
 
 impl Bans {
-    pub fn new(fail2ban: Arc<Fail2ban>, allowlist: Allowlist, chunk: usize, default_jail: String) -> Bans {
+    pub fn new(
+        fail2ban: Arc<Fail2ban>,
+        allowlist: Allowlist,
+        chunk: usize,
+        default_jail: String,
+    ) -> Bans {
         Bans {
             fail2ban,
             allowlist,
@@ -99,7 +104,11 @@ impl Bans {
     }
 
     /// Bans what the allowlist lets through.
-    pub async fn ban(&self, jail: Option<String>, inputs: &[String]) -> Result<BanReport, Fail2banError> {
+    pub async fn ban(
+        &self,
+        jail: Option<String>,
+        inputs: &[String],
+    ) -> Result<BanReport, Fail2banError> {
         let jail = self.jail_or_default(jail);
         let parsed = Bans::parse(inputs);
         let requested = parsed.accepted.len() + parsed.refused.len();
@@ -109,11 +118,22 @@ impl Bans {
         }
         let (sent, changed, error) = self.in_chunks(&jail, &screened.accepted, true).await;
         tracing::info!(jail = %jail, sent, newly_banned = changed, refused = screened.refused.len(), "ban request done");
-        Ok(report(jail, requested, sent, changed, screened.refused, error))
+        Ok(report(
+            jail,
+            requested,
+            sent,
+            changed,
+            screened.refused,
+            error,
+        ))
     }
 
     /// Unbans; only invalid targets are refused (lifting a ban is always allowed).
-    pub async fn unban(&self, jail: Option<String>, inputs: &[String]) -> Result<BanReport, Fail2banError> {
+    pub async fn unban(
+        &self,
+        jail: Option<String>,
+        inputs: &[String],
+    ) -> Result<BanReport, Fail2banError> {
         let jail = self.jail_or_default(jail);
         let parsed = Bans::parse(inputs);
         let requested = parsed.accepted.len() + parsed.refused.len();
@@ -121,11 +141,23 @@ impl Bans {
         self.fail2ban.jail_status(&jail, true).await?;
         let (sent, changed, error) = self.in_chunks(&jail, &parsed.accepted, false).await;
         tracing::info!(jail = %jail, sent, unbanned = changed, "unban request done");
-        Ok(report(jail, requested, sent, changed, parsed.refused, error))
+        Ok(report(
+            jail,
+            requested,
+            sent,
+            changed,
+            parsed.refused,
+            error,
+        ))
     }
 
     /// Sends `targets` in chunks; stops at the first failure and says how far it got.
-    async fn in_chunks(&self, jail: &str, targets: &[Target], ban: bool) -> (usize, u64, Option<String>) {
+    async fn in_chunks(
+        &self,
+        jail: &str,
+        targets: &[Target],
+        ban: bool,
+    ) -> (usize, u64, Option<String>) {
         let mut sent = 0;
         let mut changed = 0;
         for chunk in targets.chunks(self.chunk) {
@@ -167,5 +199,109 @@ fn report(
         refused,
         refused_total,
         error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::UnixListener;
+
+    use super::*;
+    use crate::fail2ban::Settings;
+    use crate::fail2ban::pickle::{Value, decode};
+
+    const END: &[u8] = b"<F2B_END_COMMAND>";
+
+    /// A stand-in fail2ban that records each command and answers `(0, [])`
+    /// to `get … ignoreip` and `(0, n)` to a batch of n addresses.
+    async fn recorder(listener: UnixListener, seen: Arc<Mutex<Vec<Vec<String>>>>) {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 65536];
+        loop {
+            let n = stream.read(&mut chunk).await.unwrap();
+            if n == 0 {
+                return;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            while let Some(end) = buf.windows(END.len()).position(|w| w == END) {
+                let Value::List(items) = decode(&buf[..end]).unwrap() else {
+                    panic!("request is not a list");
+                };
+                buf.drain(..end + END.len());
+                let args: Vec<String> = items
+                    .into_iter()
+                    .map(|v| match v {
+                        Value::Str(s) => s,
+                        other => panic!("{other:?}"),
+                    })
+                    .collect();
+                let reply: Vec<u8> = if args.get(2).map(String::as_str) == Some("ignoreip") {
+                    vec![0x80, 4, b'K', 0, b']', 0x86, b'.']
+                } else {
+                    vec![
+                        0x80,
+                        4,
+                        b'K',
+                        0,
+                        b'M',
+                        (args.len() - 3) as u8,
+                        0,
+                        0x86,
+                        b'.',
+                    ]
+                };
+                seen.lock().unwrap().push(args);
+                stream.write_all(&reply).await.unwrap();
+                stream.write_all(END).await.unwrap();
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn bans_go_out_in_chunks_after_the_allowlist() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("f2b.sock");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        tokio::spawn(recorder(
+            UnixListener::bind(&socket).unwrap(),
+            Arc::clone(&seen),
+        ));
+        let client = Arc::new(Fail2ban::new(Settings {
+            socket,
+            timeout: Duration::from_secs(5),
+            max_reply: 1 << 20,
+        }));
+        let bans = Bans::new(
+            client,
+            Allowlist::new(vec![], true, true, false),
+            100,
+            "manual".into(),
+        );
+        let mut inputs: Vec<String> = (0..250)
+            .map(|i| format!("11.0.{}.{}", i / 200, i % 200 + 1))
+            .collect();
+        inputs.push("11.0.0.1".into()); // a duplicate
+        inputs.push("10.0.0.1".into()); // private
+        inputs.push("junk".into());
+        let report = bans.ban(None, &inputs).await.unwrap();
+        assert_eq!(report.jail, "manual");
+        assert_eq!(report.requested, 252);
+        assert_eq!(report.sent, 250);
+        assert_eq!(report.changed, 250);
+        assert_eq!(report.refused_total, 2);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[0], ["get", "manual", "ignoreip"]);
+        let sizes: Vec<usize> = seen[1..].iter().map(|a| a.len() - 3).collect();
+        assert_eq!(sizes, [100, 100, 50]);
+        assert!(
+            seen[1..]
+                .iter()
+                .all(|a| a[0] == "set" && a[1] == "manual" && a[2] == "banip")
+        );
     }
 }

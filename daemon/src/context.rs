@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::bans::Bans;
-use crate::fail2ban::Fail2ban;
-use crate::fail2ban::health::Health;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::fail2ban::Fail2ban;
+use crate::fail2ban::health::Health;
 use crate::scheduler::Scheduler;
 use crate::server::peer::AdminPolicy;
 use crate::sessions::Sessions;

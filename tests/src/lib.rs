@@ -90,13 +90,23 @@ impl Home {
         self.state_dir().join("bangui.db")
     }
 
-    /// Writes the config file: the state dir and socket of this home plus `extra`.
+    /// Writes the config file: the state dir and socket of this home plus
+    /// `extra`. Without a `[fail2ban]` section in `extra`, fail2ban is pointed
+    /// at paths inside the home that do not exist, so that no test ever
+    /// touches the machine's own fail2ban.
     pub fn write_config(&self, extra: &str) {
-        let text = format!(
-            "[daemon]\nstate_dir = {:?}\nsocket = {:?}\n{extra}",
+        let mut text = format!(
+            "[daemon]\nstate_dir = {:?}\nsocket = {:?}\n{extra}\n",
             self.state_dir().display().to_string(),
             self.socket().display().to_string()
         );
+        if !extra.contains("[fail2ban]") {
+            text.push_str(&format!(
+                "[fail2ban]\nsocket = {:?}\nconfig_dir = {:?}\n",
+                self.path().join("no-fail2ban.sock").display().to_string(),
+                self.path().join("no-fail2ban").display().to_string()
+            ));
+        }
         std::fs::write(self.config(), text).unwrap();
     }
 

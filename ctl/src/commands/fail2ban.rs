@@ -62,8 +62,15 @@ pub async fn health(daemon: &mut Daemon) -> Result<Fail2banHealth, Failure> {
 
 /// The fail2ban lines of `status` and `fail2ban status`.
 pub fn print_health(h: &Fail2banHealth) {
-    let since = h.since.map(|t| format!(" since {}", output::when(t))).unwrap_or_default();
-    let version = h.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
+    let since = h
+        .since
+        .map(|t| format!(" since {}", output::when(t)))
+        .unwrap_or_default();
+    let version = h
+        .version
+        .as_deref()
+        .map(|v| format!(" {v}"))
+        .unwrap_or_default();
     match h.state {
         Fail2banState::Up => println!("fail2ban   up{version}{since} on {}", h.socket),
         Fail2banState::Down => println!("fail2ban   DOWN{since} on {}", h.socket),
@@ -87,7 +94,12 @@ pub fn print_health(h: &Fail2banHealth) {
     }
 }
 
-pub async fn ban(daemon: &mut Daemon, args: BanArgs, unban: bool, json: bool) -> Result<(), Failure> {
+pub async fn ban(
+    daemon: &mut Daemon,
+    args: BanArgs,
+    unban: bool,
+    json: bool,
+) -> Result<(), Failure> {
     let targets = expand(args.targets)?;
     let request = if unban {
         Request::Unban(UnbanRequest {
@@ -112,7 +124,10 @@ pub async fn ban(daemon: &mut Daemon, args: BanArgs, unban: bool, json: bool) ->
     match &report.error {
         Some(error) => Err(Failure::new(
             RUN_FAILED,
-            format!("fail2ban failed after {} of the targets: {error}", report.sent),
+            format!(
+                "fail2ban failed after {} of the targets: {error}",
+                report.sent
+            ),
         )),
         None => Ok(()),
     }
@@ -129,7 +144,10 @@ fn print_report(r: &BanReport, unban: bool) {
         r.sent, r.requested, r.jail, r.changed, r.refused_total
     );
     for refused in &r.refused {
-        println!("  refused {:<40} {}: {}", refused.target, refused.reason, refused.detail);
+        println!(
+            "  refused {:<40} {}: {}",
+            refused.target, refused.reason, refused.detail
+        );
     }
     let hidden = r.refused_total.saturating_sub(r.refused.len() as u64);
     if hidden > 0 {
@@ -138,7 +156,9 @@ fn print_report(r: &BanReport, unban: bool) {
 }
 
 pub async fn banned(daemon: &mut Daemon, address: String, json: bool) -> Result<(), Failure> {
-    let answer = daemon.call(Request::Banned(BannedQuery { address })).await?;
+    let answer = daemon
+        .call(Request::Banned(BannedQuery { address }))
+        .await?;
     let Response::BannedIn(b) = answer else {
         return Err(unexpected("banned_in", &answer));
     };
@@ -162,7 +182,8 @@ fn expand(args: Vec<String>) -> Result<Vec<String>, Failure> {
             continue;
         }
         for line in std::io::stdin().lock().lines() {
-            let line = line.map_err(|e| Failure::usage(format!("cannot read standard input: {e}")))?;
+            let line =
+                line.map_err(|e| Failure::usage(format!("cannot read standard input: {e}")))?;
             let data = line.split('#').next().unwrap_or("");
             out.extend(data.split_whitespace().map(str::to_string));
         }

@@ -336,13 +336,18 @@ fn fail2ban_config(
     }
     let max_reply = f.max_reply.unwrap_or(64 * 1024 * 1024);
     if max_reply < 64 * 1024 {
-        return Err(invalid("fail2ban.max_reply", "must be at least 65536 bytes".into()));
+        return Err(invalid(
+            "fail2ban.max_reply",
+            "must be at least 65536 bytes".into(),
+        ));
     }
     Ok(Fail2banConfig {
         socket: f
             .socket
             .unwrap_or_else(|| PathBuf::from("/run/fail2ban/fail2ban.sock")),
-        config_dir: f.config_dir.unwrap_or_else(|| PathBuf::from("/etc/fail2ban")),
+        config_dir: f
+            .config_dir
+            .unwrap_or_else(|| PathBuf::from("/etc/fail2ban")),
         manage_jails: f.manage_jails.unwrap_or(true),
         manual_jail: jail_name("fail2ban.manual_jail", f.manual_jail, "bangui-manual")?,
         manual_bantime: positive(
@@ -351,7 +356,11 @@ fn fail2ban_config(
             "fail2ban.manual_bantime",
             invalid,
         )?,
-        blocklist_jail: jail_name("fail2ban.blocklist_jail", f.blocklist_jail, "bangui-blocklist")?,
+        blocklist_jail: jail_name(
+            "fail2ban.blocklist_jail",
+            f.blocklist_jail,
+            "bangui-blocklist",
+        )?,
         blocklist_bantime: positive(
             f.blocklist_bantime,
             Duration::from_secs(7 * 24 * 3600),

@@ -115,6 +115,22 @@ fn bad_values_are_explained() {
         ),
         ("[daemon]\nmax_connections = 0\n", "max_connections"),
         ("[daemon]\nlog_level = \"[[\"\n", "log_level"),
+        ("[fail2ban]\nban_chunk = 0\n", "fail2ban.ban_chunk"),
+        ("[fail2ban]\nban_chunk = 50000\n", "fail2ban.ban_chunk"),
+        (
+            "[fail2ban]\nmanual_jail = \"a b\"\n",
+            "fail2ban.manual_jail",
+        ),
+        ("[fail2ban]\nmax_reply = 10\n", "fail2ban.max_reply"),
+        (
+            "[allowlist]\nnetworks = [\"not-a-net\"]\n",
+            "allowlist.networks",
+        ),
+        (
+            "[allowlist]\nnetworks = [\"198.51.100.7/24\"]\n",
+            "host bits",
+        ),
+        ("[allowlist]\nprivate = true\n", "private"),
     ];
     for (text, needle) in cases {
         let err = parse(text, &Overrides::default()).unwrap_err().to_string();
@@ -177,6 +193,8 @@ fn the_packaged_config_documents_the_defaults() {
     assert_eq!(documented.idle_timeout, default.idle_timeout);
     assert_eq!(documented.job_runs_keep, default.job_runs_keep);
     assert_eq!(documented.session_ttl, default.session_ttl);
+    assert_eq!(documented.fail2ban, default.fail2ban);
+    assert_eq!(documented.allowlist, default.allowlist);
     assert_eq!(documented.jobs, default.jobs);
     for key in [
         "state_dir",
@@ -191,6 +209,19 @@ fn the_packaged_config_documents_the_defaults() {
         "idle_timeout",
         "job_runs_keep",
         "default_ttl",
+        "config_dir",
+        "manage_jails",
+        "manual_jail",
+        "manual_bantime",
+        "blocklist_jail",
+        "blocklist_bantime",
+        "ban_chunk",
+        "request_timeout",
+        "max_reply",
+        "networks",
+        "private_ranges",
+        "reserved_ranges",
+        "own_addresses",
     ] {
         assert!(
             text.contains(&format!("# {key} = ")),

@@ -189,7 +189,12 @@ impl Fail2ban {
         self.batch(jail, "unbanip", targets).await
     }
 
-    async fn batch(&self, jail: &str, verb: &str, targets: &[Target]) -> Result<u64, Fail2banError> {
+    async fn batch(
+        &self,
+        jail: &str,
+        verb: &str,
+        targets: &[Target],
+    ) -> Result<u64, Fail2banError> {
         let texts: Vec<String> = targets.iter().map(Target::to_string).collect();
         let mut args: Vec<&str> = vec!["set", jail, verb];
         args.extend(texts.iter().map(String::as_str));
@@ -246,7 +251,9 @@ async fn exchange(stream: &mut UnixStream, payload: &[u8], max: usize) -> Result
             if buf.is_empty() {
                 Failure::Stale(e)
             } else {
-                Failure::Fatal(Fail2banError::BadReply(format!("reading the reply failed: {e}")))
+                Failure::Fatal(Fail2banError::BadReply(format!(
+                    "reading the reply failed: {e}"
+                )))
             }
         })?;
         if n == 0 {

@@ -137,7 +137,10 @@ mod tests {
         h.record_down(10, "no socket".into());
         h.record_down(20, "no socket".into());
         let s = h.snapshot();
-        assert_eq!((s.state, s.since, s.checked_at), (Fail2banState::Down, Some(10), Some(20)));
+        assert_eq!(
+            (s.state, s.since, s.checked_at),
+            (Fail2banState::Down, Some(10), Some(20))
+        );
         assert!(s.hint.unwrap().contains("/s"));
         let sshd = JailCounts {
             name: "sshd".into(),

@@ -67,7 +67,10 @@ pub fn render(jail: &ManagedJail) -> String {
 }
 
 /// Makes sure each jail's file is as bangui wants it, within the rules above.
-pub fn ensure(config_dir: &Path, jails: &[ManagedJail]) -> std::io::Result<Vec<(String, FileOutcome)>> {
+pub fn ensure(
+    config_dir: &Path,
+    jails: &[ManagedJail],
+) -> std::io::Result<Vec<(String, FileOutcome)>> {
     let dir = config_dir.join("jail.d");
     if !dir.is_dir() {
         return Err(std::io::Error::new(
@@ -127,15 +130,35 @@ mod tests {
         std::fs::create_dir(dir.path().join("jail.d")).unwrap();
         let file = path(dir.path(), "bangui-manual");
 
-        assert_eq!(ensure(dir.path(), &[jail(60)]).unwrap()[0].1, FileOutcome::Written);
-        assert!(std::fs::read_to_string(&file).unwrap().contains("bantime   = 60"));
-        assert_eq!(ensure(dir.path(), &[jail(60)]).unwrap()[0].1, FileOutcome::Unchanged);
-        assert_eq!(ensure(dir.path(), &[jail(120)]).unwrap()[0].1, FileOutcome::Updated);
-        assert!(std::fs::read_to_string(&file).unwrap().contains("bantime   = 120"));
+        assert_eq!(
+            ensure(dir.path(), &[jail(60)]).unwrap()[0].1,
+            FileOutcome::Written
+        );
+        assert!(
+            std::fs::read_to_string(&file)
+                .unwrap()
+                .contains("bantime   = 60")
+        );
+        assert_eq!(
+            ensure(dir.path(), &[jail(60)]).unwrap()[0].1,
+            FileOutcome::Unchanged
+        );
+        assert_eq!(
+            ensure(dir.path(), &[jail(120)]).unwrap()[0].1,
+            FileOutcome::Updated
+        );
+        assert!(
+            std::fs::read_to_string(&file)
+                .unwrap()
+                .contains("bantime   = 120")
+        );
 
         let mine = "[bangui-manual]\nenabled = true\nbantime = 5\n";
         std::fs::write(&file, mine).unwrap();
-        assert_eq!(ensure(dir.path(), &[jail(60)]).unwrap()[0].1, FileOutcome::LeftAlone);
+        assert_eq!(
+            ensure(dir.path(), &[jail(60)]).unwrap()[0].1,
+            FileOutcome::LeftAlone
+        );
         assert_eq!(std::fs::read_to_string(&file).unwrap(), mine);
     }
 }

@@ -23,9 +23,16 @@ pub enum Value {
     Dict(Vec<(Value, Value)>),
     Set(Vec<Value>),
     /// A class or function named by module and name.
-    Global { module: String, name: String },
+    Global {
+        module: String,
+        name: String,
+    },
     /// A global applied to arguments, such as an exception instance.
-    Call { module: String, name: String, args: Vec<Value> },
+    Call {
+        module: String,
+        name: String,
+        args: Vec<Value>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -131,8 +138,8 @@ impl<'a> Machine<'a> {
                 truncated: true,
             });
         };
-        let text = String::from_utf8(rest[..end].to_vec())
-            .map_err(|_| self.error("line is not UTF-8"))?;
+        let text =
+            String::from_utf8(rest[..end].to_vec()).map_err(|_| self.error("line is not UTF-8"))?;
         self.pos += end + 1;
         Ok(text)
     }
@@ -320,7 +327,10 @@ impl<'a> Machine<'a> {
                     }
                     items.reverse();
                     let depth = 1 + items.iter().map(|s| s.1).max().unwrap_or(0);
-                    self.push(Value::Tuple(items.into_iter().map(|s| s.0).collect()), depth)?;
+                    self.push(
+                        Value::Tuple(items.into_iter().map(|s| s.0).collect()),
+                        depth,
+                    )?;
                 }
                 b'a' => {
                     let item = self.pop()?;
@@ -333,7 +343,8 @@ impl<'a> Machine<'a> {
                 b'd' => {
                     let items = self.pop_mark()?;
                     let depth = 1 + items.iter().map(|s| s.1).max().unwrap_or(0);
-                    let pairs = pairs(items).ok_or_else(|| self.error("odd number of dict items"))?;
+                    let pairs =
+                        pairs(items).ok_or_else(|| self.error("odd number of dict items"))?;
                     self.push(Value::Dict(pairs), depth)?;
                 }
                 b's' => {
@@ -488,7 +499,12 @@ fn count(value: &Value) -> usize {
             1 + items.iter().map(count).sum::<usize>()
         }
         Value::Call { args, .. } => 1 + args.iter().map(count).sum::<usize>(),
-        Value::Dict(pairs) => 1 + pairs.iter().map(|(k, v)| count(k) + count(v)).sum::<usize>(),
+        Value::Dict(pairs) => {
+            1 + pairs
+                .iter()
+                .map(|(k, v)| count(k) + count(v))
+                .sum::<usize>()
+        }
         _ => 1,
     }
 }

@@ -154,7 +154,10 @@ mod tests {
     use crate::fail2ban::pickle::decode;
 
     fn payload(name: &str) -> Value {
-        let path = format!("{}/src/fail2ban/fixtures/{name}.pickle", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/src/fail2ban/fixtures/{name}.pickle",
+            env!("CARGO_MANIFEST_DIR")
+        );
         match decode(&std::fs::read(path).unwrap()).unwrap() {
             Value::Tuple(mut pair) => pair.pop().unwrap(),
             other => panic!("{other:?}"),

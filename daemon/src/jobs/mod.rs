@@ -32,7 +32,11 @@ pub struct JobDeps {
 /// Every job id with its default schedule; the config file can change each.
 pub fn defaults(test_hooks: bool) -> Vec<JobSpec> {
     let specs = vec![
-        JobSpec::new(health_check::ID, Duration::from_secs(30), Duration::from_secs(10)),
+        JobSpec::new(
+            health_check::ID,
+            Duration::from_secs(30),
+            Duration::from_secs(10),
+        ),
         JobSpec::new(session_cleanup::ID, 6 * HOUR, Duration::from_secs(30)),
     ];
     #[cfg(feature = "test-hooks")]

@@ -104,7 +104,10 @@ async fn an_oversize_reply_is_refused() {
     }));
     let client = Fail2ban::new(settings(path));
     let err = client.version().await.unwrap_err();
-    assert!(matches!(err, Fail2banError::TooLarge { max: 65536 }), "{err}");
+    assert!(
+        matches!(err, Fail2banError::TooLarge { max: 65536 }),
+        "{err}"
+    );
     assert!(err.to_string().contains("fail2ban.max_reply"));
 }
 
@@ -177,7 +180,10 @@ async fn no_server_is_unavailable_and_names_the_socket() {
     let client = Fail2ban::new(settings(path.clone()));
     let err = client.ping().await.unwrap_err();
     assert!(err.is_unavailable());
-    assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -192,6 +198,9 @@ async fn error_replies_become_typed_errors() {
     }));
     let client = Fail2ban::new(settings(path));
     let err = client.jail_status("nojail", true).await.unwrap_err();
-    assert!(matches!(&err, Fail2banError::UnknownJail(j) if j == "nojail"), "{err}");
+    assert!(
+        matches!(&err, Fail2banError::UnknownJail(j) if j == "nojail"),
+        "{err}"
+    );
     assert!(!err.is_unavailable());
 }
