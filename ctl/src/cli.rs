@@ -27,7 +27,7 @@ pub struct Cli {
     /// Print stable JSON instead of tables
     #[arg(long, global = true)]
     pub json: bool,
-    /// How long to wait for the daemon, e.g. "10s" [default: 10s; none for --wait]
+    /// How long to wait for the daemon, e.g. "10s" [default: 10s; none for `jobs run --wait`, `ban`, `unban`]
     #[arg(long, global = true, value_name = "DURATION")]
     pub timeout: Option<String>,
     #[command(subcommand)]

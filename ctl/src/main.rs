@@ -47,8 +47,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         .map_err(|e| Failure::usage(format!("--timeout: {e}")))?;
     let socket = connect::socket_path(cli.socket);
     let mut daemon = Daemon::open(socket, Some(explicit.unwrap_or(DEFAULT_TIMEOUT))).await?;
-    // A run can take as long as its job's timeout; the daemon enforces that.
-    if let Command::Jobs(JobsCommand::Run { wait: true, .. }) = &cli.command {
+    // A run can take as long as its job's timeout, and a big ban as long as
+    // fail2ban needs; the daemon bounds each step, so only --timeout applies.
+    if matches!(
+        &cli.command,
+        Command::Jobs(JobsCommand::Run { wait: true, .. }) | Command::Ban(_) | Command::Unban(_)
+    ) {
         daemon.set_timeout(explicit);
     }
     let json = cli.json;

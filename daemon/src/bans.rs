@@ -9,14 +9,14 @@ use std::sync::Arc;
 use bangui_proto::messages::{BanReport, MAX_PAGE, Refused};
 
 use crate::allowlist::{self, Allowlist, Context};
-use crate::fail2ban::{Fail2ban, Fail2banError};
+use crate::fail2ban::{Batching, Fail2ban, Fail2banError};
 use crate::targets::Target;
 
 #[derive(Clone)]
 pub struct Bans {
     fail2ban: Arc<Fail2ban>,
     allowlist: Allowlist,
-    chunk: usize,
+    batching: Batching,
     default_jail: String,
 }
 
@@ -30,13 +30,13 @@ impl Bans {
     pub fn new(
         fail2ban: Arc<Fail2ban>,
         allowlist: Allowlist,
-        chunk: usize,
+        batching: Batching,
         default_jail: String,
     ) -> Bans {
         Bans {
             fail2ban,
             allowlist,
-            chunk,
+            batching,
             default_jail,
         }
     }
@@ -109,15 +109,25 @@ impl Bans {
         jail: Option<String>,
         inputs: &[String],
     ) -> Result<BanReport, Fail2banError> {
+        let started = std::time::Instant::now();
         let jail = self.jail_or_default(jail);
         let parsed = Bans::parse(inputs);
         let requested = parsed.accepted.len() + parsed.refused.len();
         let screened = self.screen(&jail, parsed).await?;
+        let screened_ms = started.elapsed().as_millis() as u64;
         for refusal in &screened.refused {
             tracing::info!(jail = %jail, target = %refusal.target, reason = %refusal.reason, "ban refused");
         }
         let (sent, changed, error) = self.in_chunks(&jail, &screened.accepted, true).await;
-        tracing::info!(jail = %jail, sent, newly_banned = changed, refused = screened.refused.len(), "ban request done");
+        tracing::info!(
+            jail = %jail,
+            sent,
+            newly_banned = changed,
+            refused = screened.refused.len(),
+            screened_ms,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "ban request done"
+        );
         Ok(report(
             jail,
             requested,
@@ -151,7 +161,8 @@ impl Bans {
         ))
     }
 
-    /// Sends `targets` in chunks; stops at the first failure and says how far it got.
+    /// Sends `targets` in batches sized by [`Batching`]; stops at the first
+    /// failure and says how far it got.
     async fn in_chunks(
         &self,
         jail: &str,
@@ -160,7 +171,10 @@ impl Bans {
     ) -> (usize, u64, Option<String>) {
         let mut sent = 0;
         let mut changed = 0;
-        for chunk in targets.chunks(self.chunk) {
+        let mut size = self.batching.first;
+        while sent < targets.len() {
+            let chunk = &targets[sent..(sent + size).min(targets.len())];
+            let started = std::time::Instant::now();
             let result = if ban {
                 self.fail2ban.ban(jail, chunk).await
             } else {
@@ -170,6 +184,7 @@ impl Bans {
                 Ok(n) => {
                     sent += chunk.len();
                     changed += n;
+                    size = self.batching.next(chunk.len(), started.elapsed());
                 }
                 Err(e) => {
                     tracing::warn!(jail, sent, error = %e, "fail2ban failed part-way through a batch");
@@ -276,10 +291,15 @@ mod tests {
             timeout: Duration::from_secs(5),
             max_reply: 1 << 20,
         }));
+        let fixed = Batching {
+            first: 100,
+            max: 100,
+            target: Duration::ZERO,
+        };
         let bans = Bans::new(
             client,
             Allowlist::new(vec![], true, true, false),
-            100,
+            fixed,
             "manual".into(),
         );
         let mut inputs: Vec<String> = (0..250)

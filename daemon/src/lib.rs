@@ -214,7 +214,11 @@ pub async fn run(config: Config, test_hooks: bool, shutdown: Shutdown) -> Result
             a.reserved_ranges,
             a.own_addresses,
         ),
-        config.fail2ban.ban_chunk,
+        fail2ban::Batching {
+            first: config.fail2ban.ban_chunk,
+            max: config.fail2ban.ban_chunk_max,
+            target: config.fail2ban.ban_request_time,
+        },
         config.fail2ban.manual_jail.clone(),
     );
     let scheduler = Scheduler::new(

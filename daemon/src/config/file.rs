@@ -34,6 +34,9 @@ pub struct Fail2banSection {
     #[serde(default, with = "super::duration")]
     pub blocklist_bantime: Option<Duration>,
     pub ban_chunk: Option<usize>,
+    pub ban_chunk_max: Option<usize>,
+    #[serde(default, with = "super::duration")]
+    pub ban_request_time: Option<Duration>,
     #[serde(default, with = "super::duration")]
     pub request_timeout: Option<Duration>,
     pub max_reply: Option<usize>,

@@ -46,8 +46,12 @@ pub struct Fail2banConfig {
     pub manual_bantime: Duration,
     pub blocklist_jail: String,
     pub blocklist_bantime: Duration,
-    /// Addresses per `banip`/`unbanip` request.
+    /// Addresses in the first `banip`/`unbanip` request of a batch, and the fewest per request.
     pub ban_chunk: usize,
+    /// The most addresses per request.
+    pub ban_chunk_max: usize,
+    /// How long one request should keep fail2ban busy; zero: fixed `ban_chunk`.
+    pub ban_request_time: Duration,
     pub request_timeout: Duration,
     pub max_reply: usize,
 }
@@ -334,6 +338,13 @@ fn fail2ban_config(
             format!("must be between 1 and {MAX_BAN_CHUNK}"),
         ));
     }
+    let ban_chunk_max = f.ban_chunk_max.unwrap_or(5000);
+    if ban_chunk_max < ban_chunk || ban_chunk_max > MAX_BAN_CHUNK {
+        return Err(invalid(
+            "fail2ban.ban_chunk_max",
+            format!("must be between ban_chunk ({ban_chunk}) and {MAX_BAN_CHUNK}"),
+        ));
+    }
     let max_reply = f.max_reply.unwrap_or(64 * 1024 * 1024);
     if max_reply < 64 * 1024 {
         return Err(invalid(
@@ -368,6 +379,8 @@ fn fail2ban_config(
             invalid,
         )?,
         ban_chunk,
+        ban_chunk_max,
+        ban_request_time: f.ban_request_time.unwrap_or(Duration::from_millis(50)),
         request_timeout: positive(
             f.request_timeout,
             Duration::from_secs(30),

@@ -118,6 +118,10 @@ fn bad_values_are_explained() {
         ("[fail2ban]\nban_chunk = 0\n", "fail2ban.ban_chunk"),
         ("[fail2ban]\nban_chunk = 50000\n", "fail2ban.ban_chunk"),
         (
+            "[fail2ban]\nban_chunk = 500\nban_chunk_max = 200\n",
+            "fail2ban.ban_chunk_max",
+        ),
+        (
             "[fail2ban]\nmanual_jail = \"a b\"\n",
             "fail2ban.manual_jail",
         ),
@@ -216,6 +220,8 @@ fn the_packaged_config_documents_the_defaults() {
         "blocklist_jail",
         "blocklist_bantime",
         "ban_chunk",
+        "ban_chunk_max",
+        "ban_request_time",
         "request_timeout",
         "max_reply",
         "networks",

@@ -1,0 +1,209 @@
+//! Ban throughput: 50,000 addresses through the daemon (`bangui-ctl ban -`,
+//! chunks of `fail2ban.ban_chunk`) against a real fail2ban-server with a no-op
+//! action, beside a minimal client sending the same addresses straight to
+//! fail2ban in the batch size that suits fail2ban best; and how fast
+//! `bangui-ctl status` answers while the daemon bans. Prints figures.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bangui_daemon::fail2ban::{Fail2ban, Settings};
+use bangui_daemon::targets::Target;
+use bangui_tests::fail2ban::{Fail2banConf, addresses};
+use bangui_tests::{Home, bin};
+
+const COUNT: usize = 50_000;
+
+fn main() {
+    let list = addresses(COUNT);
+    println!("fail2ban ban benchmark: {COUNT} addresses, fail2ban 1.0.2, no-op action, 2 cores");
+
+    let mut best: Option<(usize, Duration)> = None;
+    for batch in [1_000, 5_000, 20_000] {
+        let took = minimal_client(&list, batch);
+        println!(
+            "minimal client, {batch:>6} per request: {:.2} s = {:.0} addresses/s",
+            took.as_secs_f64(),
+            COUNT as f64 / took.as_secs_f64()
+        );
+        if best.is_none_or(|(_, t)| took < t) {
+            best = Some((batch, took));
+        }
+    }
+    let (best_batch, best_time) = best.unwrap();
+
+    // Throughput on a quiet machine, as the minimal client had it; then the
+    // same bans again while `bangui-ctl status` and another fail2ban client
+    // poll, for the latency they see.
+    let chunks: Vec<usize> = match std::env::var("BANGUI_BENCH_CHUNKS") {
+        Ok(list) => list
+            .split(',')
+            .filter_map(|c| c.trim().parse().ok())
+            .collect(),
+        Err(_) => vec![0],
+    };
+    for chunk in chunks {
+        for watched in [false, true] {
+            let (took, status, pings) = through_daemon(&list, chunk, watched);
+            let label = if chunk == 0 {
+                "default batching".to_string()
+            } else {
+                format!("ban_chunk {chunk} fixed")
+            };
+            let load = if watched { ", with the pollers" } else { "" };
+            println!(
+                "bangui ({label}{load}): {:.2} s = {:.0} addresses/s; {:.3}x the minimal client's best ({best_batch} per request)",
+                took.as_secs_f64(),
+                COUNT as f64 / took.as_secs_f64(),
+                took.as_secs_f64() / best_time.as_secs_f64()
+            );
+            report("  `bangui-ctl status` (whole process) meanwhile", status);
+            report("  fail2ban ping from another client meanwhile", pings);
+        }
+    }
+}
+
+fn report(what: &str, mut times: Vec<Duration>) {
+    if times.is_empty() {
+        return;
+    }
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let n = times.len();
+    println!(
+        "{what}: {n} calls, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        ms(times[n / 2]),
+        ms(times[(n * 99 / 100).min(n - 1)]),
+        ms(times[n - 1])
+    );
+}
+
+/// A fresh fail2ban with one no-op jail.
+fn fresh_fail2ban(home: &Home) -> (Fail2banConf, bangui_tests::fail2ban::Fail2banServer) {
+    let conf = Fail2banConf::new(home);
+    conf.add_jail("bench", "");
+    let server = conf.start();
+    (conf, server)
+}
+
+fn minimal_client(list: &[String], batch: usize) -> Duration {
+    let home = Home::new();
+    let (conf, server) = fresh_fail2ban(&home);
+    let targets: Vec<Target> = list.iter().map(|a| Target::parse(a).unwrap()).collect();
+    let runtime = bangui_tests::runtime();
+    let took = runtime.block_on(async {
+        let client = Fail2ban::new(Settings {
+            socket: conf.socket(),
+            timeout: Duration::from_secs(300),
+            max_reply: 1 << 26,
+        });
+        let start = Instant::now();
+        let mut banned = 0;
+        for chunk in targets.chunks(batch) {
+            banned += client.ban("bench", chunk).await.unwrap();
+        }
+        assert_eq!(banned as usize, list.len());
+        start.elapsed()
+    });
+    drop(server);
+    took
+}
+
+/// Bans through the daemon with fixed requests of `chunk` (0: the default
+/// time-sized batches); when `watched`, one thread times `bangui-ctl status`
+/// and another pings fail2ban on its own connection meanwhile.
+fn through_daemon(
+    list: &[String],
+    chunk: usize,
+    watched: bool,
+) -> (Duration, Vec<Duration>, Vec<Duration>) {
+    let home = Home::new();
+    let conf = Fail2banConf::new(&home);
+    conf.add_jail("bench", "");
+    let chunk_line = if chunk == 0 {
+        String::new()
+    } else {
+        format!("ban_chunk = {chunk}\n")
+    };
+    home.write_config(&format!(
+        "{}manage_jails = false\n{chunk_line}",
+        conf.daemon_section()
+    ));
+    let server = conf.start();
+    let daemon = home.start_with(|cmd| {
+        cmd.env("BANGUI_LOG_LEVEL", "info");
+    });
+    let stop = Arc::new(AtomicBool::new(!watched));
+    let watcher = {
+        let stop = Arc::clone(&stop);
+        let socket = home.socket();
+        std::thread::spawn(move || {
+            let ctl = bin("bangui-ctl");
+            let mut times = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                let start = Instant::now();
+                let ok = Command::new(&ctl)
+                    .arg("--socket")
+                    .arg(&socket)
+                    .arg("status")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .unwrap()
+                    .success();
+                times.push(start.elapsed());
+                assert!(ok);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            times
+        })
+    };
+    let pinger = {
+        let stop = Arc::clone(&stop);
+        let socket = conf.socket();
+        std::thread::spawn(move || {
+            let runtime = bangui_tests::runtime();
+            runtime.block_on(async {
+                let client = Fail2ban::new(Settings {
+                    socket,
+                    timeout: Duration::from_secs(60),
+                    max_reply: 1 << 20,
+                });
+                let mut times = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    let start = Instant::now();
+                    client.ping().await.unwrap();
+                    times.push(start.elapsed());
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                times
+            })
+        })
+    };
+    let input = list.join("\n");
+    let start = Instant::now();
+    let out = daemon.ctl_with(&["--json", "ban", "--jail", "bench", "-"], Some(&input));
+    let took = start.elapsed();
+    stop.store(true, Ordering::SeqCst);
+    assert!(out.status.success(), "{}", bangui_tests::describe(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["changed"].as_u64(), Some(list.len() as u64));
+    if let Some(line) = daemon
+        .log_text()
+        .lines()
+        .find(|l| l.contains("ban request done"))
+    {
+        println!(
+            "  daemon: {}",
+            line.split("ban request done").nth(1).unwrap_or("").trim()
+        );
+    }
+    let status = watcher.join().unwrap();
+    let pings = pinger.join().unwrap();
+    drop(server);
+    (took, status, pings)
+}
