@@ -46,6 +46,8 @@ fn a_non_admin_peer_reads_but_cannot_mutate() {
         &["jobs", "run", "session_cleanup"][..],
         &["sessions", "create", "--label", "x"][..],
         &["sessions", "revoke", "abc"][..],
+        &["ban", "11.0.0.1"][..],
+        &["unban", "11.0.0.1"][..],
     ] {
         let out = as_nobody(&home, args);
         assert_eq!(out.status.code(), Some(4), "{args:?}: {}", describe(&out));
