@@ -434,44 +434,58 @@ impl<'a> Machine<'a> {
     }
 
     fn extend(&mut self, items: Vec<Slot>) -> Result<(), PickleError> {
-        let item_depth = items.iter().map(|s| s.1).max().unwrap_or(0);
-        let pos = self.pos;
-        let (target, depth) = self.top()?;
-        *depth = (*depth).max(item_depth + 1);
-        let too_deep = *depth > MAX_DEPTH;
-        let values = items.into_iter().map(|s| s.0);
-        match target {
-            Value::List(list) | Value::Set(list) => list.extend(values),
-            _ => {
-                return Err(PickleError {
-                    offset: pos,
-                    message: "append to something that is not a list or set".into(),
-                    truncated: false,
-                });
-            }
-        }
-        if too_deep {
-            return Err(self.error(format!("nesting deeper than {MAX_DEPTH}")));
-        }
-        Ok(())
+        self.add_to_top(
+            items,
+            "append to something that is not a list or set",
+            |target, items| match target {
+                Value::List(list) | Value::Set(list) => {
+                    list.extend(items.into_iter().map(|s| s.0));
+                    true
+                }
+                _ => false,
+            },
+        )
     }
 
     fn set_items(&mut self, items: Vec<Slot>) -> Result<(), PickleError> {
+        if items.len() % 2 != 0 {
+            return Err(self.error("odd number of dict items"));
+        }
+        self.add_to_top(
+            items,
+            "set item on something that is not a dict",
+            |target, items| match target {
+                Value::Dict(dict) => {
+                    let mut values = items.into_iter().map(|s| s.0);
+                    while let (Some(k), Some(v)) = (values.next(), values.next()) {
+                        dict.push((k, v));
+                    }
+                    true
+                }
+                _ => false,
+            },
+        )
+    }
+
+    /// Adds `items` to the container on top of the stack, keeping its depth
+    /// current; `add` says whether the top was the right kind of container.
+    fn add_to_top(
+        &mut self,
+        items: Vec<Slot>,
+        wrong_kind: &str,
+        add: impl FnOnce(&mut Value, Vec<Slot>) -> bool,
+    ) -> Result<(), PickleError> {
         let item_depth = items.iter().map(|s| s.1).max().unwrap_or(0);
-        let pairs = pairs(items).ok_or_else(|| self.error("odd number of dict items"))?;
         let pos = self.pos;
         let (target, depth) = self.top()?;
         *depth = (*depth).max(item_depth + 1);
         let too_deep = *depth > MAX_DEPTH;
-        match target {
-            Value::Dict(dict) => dict.extend(pairs),
-            _ => {
-                return Err(PickleError {
-                    offset: pos,
-                    message: "set item on something that is not a dict".into(),
-                    truncated: false,
-                });
-            }
+        if !add(target, items) {
+            return Err(PickleError {
+                offset: pos,
+                message: wrong_kind.into(),
+                truncated: false,
+            });
         }
         if too_deep {
             return Err(self.error(format!("nesting deeper than {MAX_DEPTH}")));

@@ -120,6 +120,16 @@ fn hostile_pickles_are_refused() {
     deep.push(b'.');
     assert!(decode(&deep).unwrap_err().message.contains("nesting"));
 
+    // The same through dicts: {None: {None: {…}}}.
+    let mut deep_dict = vec![0x80, 4];
+    for _ in 0..100 {
+        deep_dict.extend_from_slice(b"}N");
+    }
+    deep_dict.push(b'}');
+    deep_dict.extend(std::iter::repeat_n(b's', 100));
+    deep_dict.push(b'.');
+    assert!(decode(&deep_dict).unwrap_err().message.contains("nesting"));
+
     // A list memoized and fetched again and again: the value count explodes.
     let mut bomb = vec![0x80, 4, b']', 0x94];
     for _ in 0..40 {
