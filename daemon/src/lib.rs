@@ -180,9 +180,15 @@ pub async fn run(config: Config, test_hooks: bool, shutdown: Shutdown) -> Result
         );
     }
 
-    if config.fail2ban.manage_jails {
+    // The jails bangui bans into: written to jail.d and expected in fail2ban.
+    let managed: Vec<ManagedJail> = if config.fail2ban.manage_jails {
+        managed_jails(&config)
+    } else {
+        Vec::new()
+    };
+    if !managed.is_empty() {
         let dir = config.fail2ban.config_dir.clone();
-        let wanted = managed_jails(&config);
+        let wanted = managed.clone();
         match tokio::task::spawn_blocking(move || jails::ensure(&dir, &wanted)).await? {
             Ok(outcomes) => log_jail_files(&config, &outcomes),
             Err(e) => tracing::warn!(
@@ -199,11 +205,7 @@ pub async fn run(config: Config, test_hooks: bool, shutdown: Shutdown) -> Result
         timeout: config.fail2ban.request_timeout,
         max_reply: config.fail2ban.max_reply,
     }));
-    let expected_jails = if config.fail2ban.manage_jails {
-        managed_jails(&config).into_iter().map(|j| j.name).collect()
-    } else {
-        Vec::new()
-    };
+    let expected_jails = managed.into_iter().map(|j| j.name).collect();
     let health = Arc::new(Health::new(config.fail2ban.socket.clone(), expected_jails));
     let a = &config.allowlist;
     let bans = Bans::new(
