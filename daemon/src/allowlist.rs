@@ -71,6 +71,28 @@ const RESERVED: &[&str] = &[
     "ff00::/8",
 ];
 
+/// The kind of range ("loopback", "link-local", "private", "reserved") an
+/// address is in, if it is not a public address.
+pub fn special_range(ip: IpAddr) -> Option<&'static str> {
+    static RANGES: std::sync::LazyLock<Vec<(&'static str, IpNet)>> =
+        std::sync::LazyLock::new(|| {
+            let mut all = Vec::new();
+            for (kind, list) in [
+                ("loopback", LOOPBACK),
+                ("link-local", LINK_LOCAL),
+                ("private", PRIVATE),
+                ("reserved", RESERVED),
+            ] {
+                all.extend(nets(list).into_iter().map(|n| (kind, n)));
+            }
+            all
+        });
+    RANGES
+        .iter()
+        .find(|(_, n)| n.contains(&ip))
+        .map(|(kind, _)| *kind)
+}
+
 /// The configured policy.
 #[derive(Debug, Clone)]
 pub struct Allowlist {

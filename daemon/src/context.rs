@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::fail2ban::Fail2ban;
 use crate::fail2ban::health::Health;
+use crate::geo::Geo;
 use crate::scheduler::Scheduler;
 use crate::server::peer::AdminPolicy;
 use crate::sessions::Sessions;
@@ -22,6 +23,7 @@ pub struct Ctx {
     pub fail2ban: Arc<Fail2ban>,
     pub health: Arc<Health>,
     pub bans: Bans,
+    pub geo: Geo,
     pub clock: Clock,
     pub policy: AdminPolicy,
     /// Unix seconds at start.

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod fail2ban;
+pub mod geo;
 pub mod ids;
 pub mod jobs;
 pub mod lock;
@@ -34,6 +35,7 @@ use crate::context::Ctx;
 use crate::fail2ban::health::Health;
 use crate::fail2ban::jails::{self, ManagedJail};
 use crate::fail2ban::{Fail2ban, Settings};
+use crate::geo::Geo;
 use crate::jobs::JobDeps;
 use crate::lock::{InstanceLock, LockError};
 use crate::scheduler::{DbRunLog, Scheduler};
@@ -223,6 +225,7 @@ pub async fn run(config: Config, test_hooks: bool, shutdown: Shutdown) -> Result
         },
         config.fail2ban.manual_jail.clone(),
     );
+    let geo = Geo::load(&config.geo, db.clone(), clock.clone()).await?;
     let scheduler = Scheduler::new(
         Arc::new(DbRunLog(db.clone())),
         clock.clone(),
@@ -233,6 +236,7 @@ pub async fn run(config: Config, test_hooks: bool, shutdown: Shutdown) -> Result
         sessions: sessions.clone(),
         fail2ban: Arc::clone(&fail2ban),
         health: Arc::clone(&health),
+        geo: geo.clone(),
         clock: clock.clone(),
         test_hooks,
     };
@@ -253,6 +257,7 @@ pub async fn run(config: Config, test_hooks: bool, shutdown: Shutdown) -> Result
         fail2ban,
         health,
         bans,
+        geo: geo.clone(),
         clock: clock.clone(),
         policy: AdminPolicy {
             own_uid: nix::unistd::geteuid().as_raw(),
@@ -268,6 +273,11 @@ pub async fn run(config: Config, test_hooks: bool, shutdown: Shutdown) -> Result
         let scheduler = scheduler.clone();
         let stop = shutdown.stop.clone();
         async move { scheduler.run(stop).await }
+    });
+    let queue_task = tokio::spawn({
+        let geo = geo.clone();
+        let stop = shutdown.stop.clone();
+        async move { geo.run_queue(stop).await }
     });
     let connections = TaskTracker::new();
     let server_task = tokio::spawn(server::serve(
@@ -305,6 +315,17 @@ pub async fn run(config: Config, test_hooks: bool, shutdown: Shutdown) -> Result
         .is_err()
     {
         tracing::warn!("some connections were still busy at shutdown");
+    }
+    let _ = queue_task.await;
+    // Nothing resolved is lost on a graceful stop.
+    match geo.flush().await {
+        Ok(f) if f.written > 0 => {
+            tracing::info!(written = f.written, "geo cache flushed at shutdown")
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "final geo cache flush failed; the newest answers are lost")
+        }
     }
     db.close().await;
     socket_file.remove();

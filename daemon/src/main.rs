@@ -62,13 +62,21 @@ fn main() -> ExitCode {
             resolve_groups(&config)?;
             Ok(config)
         });
-    let config = match config {
+    let mut config = match config {
         Ok(config) => config,
         Err(e) => {
             eprintln!("bangui: {e:#}");
             return ExitCode::from(2);
         }
     };
+    if test_hooks
+        && let Some(ms) = std::env::var("BANGUI_TEST_GEO_WINDOW_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+    {
+        // Tests shorten ip-api's one-minute window; the limiter logic is the same.
+        config.geo.ip_api_window = std::time::Duration::from_millis(ms);
+    }
     if args.check_config {
         print_summary(&config);
         return ExitCode::SUCCESS;
@@ -132,6 +140,22 @@ fn print_summary(config: &Config) {
     println!("state_dir  {}", config.state_dir.display());
     println!("socket     {}", config.socket.display());
     println!("log_level  {}", config.log_level);
+    let mmdb = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map_or("off".to_string(), |p| p.display().to_string())
+    };
+    println!(
+        "geo        maxmind {}, asn {}, ip-api {}",
+        mmdb(&config.geo.maxmind_db.path),
+        mmdb(&config.geo.maxmind_asn_db.path),
+        if config.geo.offline {
+            "off (offline)".to_string()
+        } else if config.geo.ip_api {
+            config.geo.ip_api_url.clone()
+        } else {
+            "on request only".to_string()
+        }
+    );
     for job in &config.jobs {
         println!(
             "job {:<20} every {:<10} timeout {:<8} {}",

@@ -85,7 +85,32 @@ fn all_requests() -> Vec<Request> {
         Request::Banned(BannedQuery {
             address: "192.0.2.1".into(),
         }),
+        Request::GeoLookup(GeoLookup {
+            addresses: vec!["192.0.2.1".into()],
+            remote: true,
+        }),
+        Request::GeoStats,
+        Request::GeoUnresolved(GeoUnresolvedQuery { limit: 5 }),
+        Request::GeoFlush,
+        Request::GeoForget(GeoForget {
+            addresses: vec!["2001:db8::1".into()],
+        }),
     ]
+}
+
+fn geo_info() -> GeoInfo {
+    GeoInfo {
+        address: "192.0.2.1".into(),
+        country_code: Some("DE".into()),
+        country: Some("Germany".into()),
+        asn: Some(64_512),
+        org: Some("Example".into()),
+        source: "maxmind".into(),
+        status: "resolved".into(),
+        reason: None,
+        updated_at: 1_700_000_000,
+        attempts: 0,
+    }
 }
 
 fn all_responses() -> Vec<Response> {
@@ -170,6 +195,44 @@ fn all_responses() -> Vec<Response> {
             address: "192.0.2.1".into(),
             jails: vec!["sshd".into()],
         }),
+        Response::GeoRecords(vec![geo_info()]),
+        Response::GeoStats(GeoStatsInfo {
+            entries: 3,
+            resolved: 1,
+            unresolved: 1,
+            not_routable: 1,
+            dirty: 2,
+            queued: 0,
+            overflowed: 0,
+            lookups: 9,
+            cache_hits: 4,
+            maxmind_hits: 3,
+            ip_api_resolved: 1,
+            ip_api_failed: 1,
+            last_flush_at: Some(1_700_000_000),
+            maxmind: vec![MaxMindInfo {
+                role: "country".into(),
+                path: Some("/var/lib/GeoIP/GeoLite2-Country.mmdb".into()),
+                state: "loaded".into(),
+                database_type: Some("GeoLite2-Country".into()),
+                build_epoch: Some(1_700_000_000),
+                error: None,
+            }],
+            ip_api: IpApiInfo {
+                enabled: true,
+                offline: false,
+                url: "http://ip-api.com".into(),
+                budget_left: 15,
+                next_window_secs: 0,
+                requests: 2,
+                last_error: Some("timed out".into()),
+            },
+        }),
+        Response::GeoFlushed(GeoFlushed {
+            written: 2,
+            dirty: 0,
+        }),
+        Response::GeoForgotten(GeoForgotten { forgotten: 1 }),
     ]
 }
 
@@ -193,6 +256,11 @@ fn request_index(r: &Request) -> usize {
         Request::Ban(_) => 13,
         Request::Unban(_) => 14,
         Request::Banned(_) => 15,
+        Request::GeoLookup(_) => 16,
+        Request::GeoStats => 17,
+        Request::GeoUnresolved(_) => 18,
+        Request::GeoFlush => 19,
+        Request::GeoForget(_) => 20,
     }
 }
 
@@ -212,6 +280,10 @@ fn response_index(r: &Response) -> usize {
         Response::JailStatus(_) => 11,
         Response::BanReport(_) => 12,
         Response::BannedIn(_) => 13,
+        Response::GeoRecords(_) => 14,
+        Response::GeoStats(_) => 15,
+        Response::GeoFlushed(_) => 16,
+        Response::GeoForgotten(_) => 17,
     }
 }
 

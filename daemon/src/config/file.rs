@@ -18,6 +18,8 @@ pub struct FileConfig {
     #[serde(default)]
     pub allowlist: AllowlistSection,
     #[serde(default)]
+    pub geo: GeoSection,
+    #[serde(default)]
     pub jobs: BTreeMap<String, JobSection>,
 }
 
@@ -49,6 +51,19 @@ pub struct AllowlistSection {
     pub private_ranges: Option<bool>,
     pub reserved_ranges: Option<bool>,
     pub own_addresses: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoSection {
+    pub maxmind_db: Option<PathBuf>,
+    pub maxmind_asn_db: Option<PathBuf>,
+    pub ip_api: Option<bool>,
+    pub ip_api_url: Option<String>,
+    #[serde(default, with = "super::duration")]
+    pub ip_api_timeout: Option<Duration>,
+    pub offline: Option<bool>,
+    pub queue_size: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

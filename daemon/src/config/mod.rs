@@ -3,6 +3,7 @@
 
 pub mod duration;
 mod file;
+mod geo;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use bangui_proto::paths::DefaultPaths;
 
 use file::FileConfig;
 pub use file::JobSection;
+pub use geo::{GeoConfig, MaxMindPath};
 
 use crate::scheduler::JobSpec;
 
@@ -85,6 +87,7 @@ pub struct Config {
     pub session_ttl: Duration,
     pub fail2ban: Fail2banConfig,
     pub allowlist: AllowlistConfig,
+    pub geo: GeoConfig,
     /// The jobs to register, defaults merged with the file's `[jobs.*]` tables.
     pub jobs: Vec<JobSpec>,
 }
@@ -255,6 +258,7 @@ impl Config {
 
         let fail2ban = fail2ban_config(file.fail2ban, &invalid)?;
         let allowlist = allowlist_config(file.allowlist, &invalid)?;
+        let geo = geo::geo_config(file.geo, &invalid)?;
         let jobs = merge_jobs(job_defaults, file.jobs, &invalid)?;
 
         Ok(Config {
@@ -273,6 +277,7 @@ impl Config {
             session_ttl,
             fail2ban,
             allowlist,
+            geo,
             jobs,
         })
     }
@@ -421,7 +426,13 @@ fn merge_jobs(
             let key = |field: &str| format!("jobs.{}.{field}", spec.id);
             spec.interval = positive(section.interval, spec.interval, &key("interval"), invalid)?;
             spec.timeout = positive(section.timeout, spec.timeout, &key("timeout"), invalid)?;
-            spec.first_delay = section.first_delay.unwrap_or(spec.first_delay);
+            // A default first run "one interval after start" follows a changed interval.
+            let follows_interval = default.first_delay == default.interval;
+            spec.first_delay = match section.first_delay {
+                Some(d) => d,
+                None if follows_interval => spec.interval,
+                None => spec.first_delay,
+            };
             spec.enabled = section.enabled.unwrap_or(spec.enabled);
         }
         jobs.push(spec);

@@ -135,6 +135,11 @@ fn bad_values_are_explained() {
             "host bits",
         ),
         ("[allowlist]\nprivate = true\n", "private"),
+        ("[geo]\nip_api_url = \"ftp://x\"\n", "geo.ip_api_url"),
+        ("[geo]\nip_api_url = \"nonsense\"\n", "geo.ip_api_url"),
+        ("[geo]\nip_api_timeout = 0\n", "geo.ip_api_timeout"),
+        ("[geo]\nmaxmind_db = \"relative.mmdb\"\n", "geo.maxmind_db"),
+        ("[geo]\nqueue_size = 1\n", "geo.queue_size"),
     ];
     for (text, needle) in cases {
         let err = parse(text, &Overrides::default()).unwrap_err().to_string();
@@ -199,6 +204,16 @@ fn the_packaged_config_documents_the_defaults() {
     assert_eq!(documented.session_ttl, default.session_ttl);
     assert_eq!(documented.fail2ban, default.fail2ban);
     assert_eq!(documented.allowlist, default.allowlist);
+    // Written out, the default MaxMind paths count as named; the paths must agree.
+    assert_eq!(documented.geo.maxmind_db.path, default.geo.maxmind_db.path);
+    assert_eq!(
+        documented.geo.maxmind_asn_db.path,
+        default.geo.maxmind_asn_db.path
+    );
+    let mut geo = documented.geo.clone();
+    geo.maxmind_db.explicit = false;
+    geo.maxmind_asn_db.explicit = false;
+    assert_eq!(geo, default.geo);
     assert_eq!(documented.jobs, default.jobs);
     for key in [
         "state_dir",
@@ -228,6 +243,13 @@ fn the_packaged_config_documents_the_defaults() {
         "private_ranges",
         "reserved_ranges",
         "own_addresses",
+        "maxmind_db",
+        "maxmind_asn_db",
+        "ip_api",
+        "ip_api_url",
+        "ip_api_timeout",
+        "offline",
+        "queue_size",
     ] {
         assert!(
             text.contains(&format!("# {key} = ")),

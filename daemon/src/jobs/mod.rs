@@ -1,5 +1,7 @@
 //! The built-in jobs, one file each, and their default schedules.
 
+mod geo_cache_flush;
+mod geo_re_resolve;
 mod health_check;
 mod session_cleanup;
 #[cfg(feature = "test-hooks")]
@@ -11,9 +13,12 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::fail2ban::Fail2ban;
 use crate::fail2ban::health::Health;
+use crate::geo::Geo;
 use crate::scheduler::{Job, JobSpec};
 use crate::sessions::Sessions;
 
+pub use geo_cache_flush::GeoCacheFlush;
+pub use geo_re_resolve::GeoReResolve;
 pub use health_check::HealthCheck;
 pub use session_cleanup::SessionCleanup;
 
@@ -24,6 +29,7 @@ pub struct JobDeps {
     pub sessions: Sessions,
     pub fail2ban: Arc<Fail2ban>,
     pub health: Arc<Health>,
+    pub geo: Geo,
     pub clock: Clock,
     /// Switched on by `BANGUI_TEST_HOOKS=1` in builds with the `test-hooks` feature.
     pub test_hooks: bool,
@@ -38,6 +44,18 @@ pub fn defaults(test_hooks: bool) -> Vec<JobSpec> {
             Duration::from_secs(10),
         ),
         JobSpec::new(session_cleanup::ID, 6 * HOUR, Duration::from_secs(30)),
+        JobSpec::new(
+            geo_cache_flush::ID,
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        )
+        .first_delay(Duration::from_secs(60)),
+        JobSpec::new(
+            geo_re_resolve::ID,
+            Duration::from_secs(600),
+            Duration::from_secs(120),
+        )
+        .first_delay(Duration::from_secs(600)),
     ];
     #[cfg(feature = "test-hooks")]
     let specs = {
@@ -61,6 +79,12 @@ pub fn build(id: &str, deps: &JobDeps) -> Option<Arc<dyn Job>> {
             clock: deps.clock.clone(),
         })),
         session_cleanup::ID => Some(Arc::new(SessionCleanup::new(deps.sessions.clone()))),
+        geo_cache_flush::ID => Some(Arc::new(GeoCacheFlush {
+            geo: deps.geo.clone(),
+        })),
+        geo_re_resolve::ID => Some(Arc::new(GeoReResolve {
+            geo: deps.geo.clone(),
+        })),
         #[cfg(feature = "test-hooks")]
         test_sleep::ID if deps.test_hooks => Some(Arc::new(test_sleep::TestSleep::from_env())),
         _ => None,

@@ -36,6 +36,12 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl From<rusqlite::types::FromSqlError> for StoreError {
+    fn from(e: rusqlite::types::FromSqlError) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
 type Call = Box<dyn FnOnce(&mut Connection) + Send>;
 
 enum Message {

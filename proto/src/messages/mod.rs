@@ -4,6 +4,7 @@
 
 mod bans;
 mod fail2ban;
+mod geo;
 mod jobs;
 mod sessions;
 mod status;
@@ -12,6 +13,10 @@ use serde::{Deserialize, Serialize};
 
 pub use bans::{BanReport, BanRequest, BannedIn, BannedQuery, Refused, UnbanRequest};
 pub use fail2ban::{Fail2banHealth, Fail2banState, JailCounts, JailStatusInfo, JailStatusQuery};
+pub use geo::{
+    GeoFlushed, GeoForget, GeoForgotten, GeoInfo, GeoLookup, GeoStatsInfo, GeoUnresolvedQuery,
+    IpApiInfo, MaxMindInfo,
+};
 pub use jobs::{JobInfo, JobTriggered, ListRuns, Outcome, RunJob, RunRecord, ShowRun, Trigger};
 pub use sessions::{
     CreateSession, ListSessions, RevokeSession, SessionCreated, SessionInfo, ShowSession,
@@ -43,6 +48,11 @@ pub enum Request {
     Ban(BanRequest),
     Unban(UnbanRequest),
     Banned(BannedQuery),
+    GeoLookup(GeoLookup),
+    GeoStats,
+    GeoUnresolved(GeoUnresolvedQuery),
+    GeoFlush,
+    GeoForget(GeoForget),
 }
 
 impl Request {
@@ -53,7 +63,11 @@ impl Request {
             | Request::CreateSession(_)
             | Request::RevokeSession(_)
             | Request::Ban(_)
-            | Request::Unban(_) => true,
+            | Request::Unban(_)
+            | Request::GeoFlush
+            | Request::GeoForget(_) => true,
+            // A remote lookup spends the shared ip-api budget.
+            Request::GeoLookup(r) => r.remote,
             Request::Ping
             | Request::Status
             | Request::ListJobs
@@ -64,7 +78,9 @@ impl Request {
             | Request::ShowSession(_)
             | Request::Fail2banHealth
             | Request::JailStatus(_)
-            | Request::Banned(_) => false,
+            | Request::Banned(_)
+            | Request::GeoStats
+            | Request::GeoUnresolved(_) => false,
         }
     }
 
@@ -87,6 +103,11 @@ impl Request {
             Request::Ban(_) => "ban",
             Request::Unban(_) => "unban",
             Request::Banned(_) => "banned",
+            Request::GeoLookup(_) => "geo_lookup",
+            Request::GeoStats => "geo_stats",
+            Request::GeoUnresolved(_) => "geo_unresolved",
+            Request::GeoFlush => "geo_flush",
+            Request::GeoForget(_) => "geo_forget",
         }
     }
 }
@@ -108,6 +129,10 @@ pub enum Response {
     JailStatus(JailStatusInfo),
     BanReport(BanReport),
     BannedIn(BannedIn),
+    GeoRecords(Vec<GeoInfo>),
+    GeoStats(GeoStatsInfo),
+    GeoFlushed(GeoFlushed),
+    GeoForgotten(GeoForgotten),
 }
 
 impl Response {
@@ -128,6 +153,10 @@ impl Response {
             Response::JailStatus(_) => "jail_status",
             Response::BanReport(_) => "ban_report",
             Response::BannedIn(_) => "banned_in",
+            Response::GeoRecords(_) => "geo_records",
+            Response::GeoStats(_) => "geo_stats",
+            Response::GeoFlushed(_) => "geo_flushed",
+            Response::GeoForgotten(_) => "geo_forgotten",
         }
     }
 }

@@ -36,6 +36,15 @@ pub async fn jail_status(ctx: &Ctx, query: JailStatusQuery) -> Result<Response, 
 }
 
 pub async fn ban(ctx: &Ctx, request: BanRequest) -> Result<Response, WireError> {
+    // Where the banned addresses come from is worked out in the background.
+    ctx.geo.enqueue(
+        request
+            .targets
+            .iter()
+            .filter_map(|t| Target::parse(t).ok())
+            .filter(Target::is_host)
+            .map(|t| t.net().addr()),
+    );
     let report = ctx
         .bans
         .ban(request.jail, &request.targets)

@@ -2,6 +2,7 @@
 //! routes a request to its handler.
 
 mod fail2ban;
+mod geo;
 mod jobs;
 mod sessions;
 mod status;
@@ -35,6 +36,11 @@ pub async fn dispatch(
         Request::Ban(r) => fail2ban::ban(ctx, r).await,
         Request::Unban(r) => fail2ban::unban(ctx, r).await,
         Request::Banned(r) => fail2ban::banned(ctx, r).await,
+        Request::GeoLookup(r) => geo::lookup(ctx, r).await,
+        Request::GeoStats => Ok(geo::stats(ctx)),
+        Request::GeoUnresolved(r) => geo::unresolved(ctx, r),
+        Request::GeoFlush => geo::flush(ctx, peer).await,
+        Request::GeoForget(r) => geo::forget(ctx, peer, r).await,
     }
 }
 

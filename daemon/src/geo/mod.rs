@@ -1,0 +1,627 @@
+//! Geo-IP: where the addresses bangui sees come from.
+//!
+//! Resolution order: the in-memory cache, then the local MaxMind files, then
+//! (when allowed) ip-api.com's batch API under its rate limit. Answers are kept
+//! in memory and written to `geo_cache` by the geo_cache_flush job; addresses
+//! still without a country are retried by geo_re_resolve.
+
+pub mod cache;
+pub mod ipapi;
+pub mod limit;
+pub mod maxmind;
+pub mod queue;
+pub mod record;
+pub mod store;
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use bangui_proto::messages::{GeoFlushed, GeoInfo, GeoStatsInfo, IpApiInfo};
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::config::GeoConfig;
+use crate::store::{Db, StoreError};
+use cache::{Counts, GeoCache};
+use ipapi::{Answer, IpApi};
+use maxmind::{Found, MaxMind};
+use record::{Entry, Source};
+
+/// Longest string kept from outside (organisation names, failure messages).
+const MAX_TEXT: usize = 200;
+
+/// Text from a database or a web service, made safe for logs and tables:
+/// control characters dropped, trimmed, bounded.
+pub fn clean(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_TEXT)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// How far a resolution may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reach {
+    /// Ask ip-api for what MaxMind does not know.
+    pub remote: bool,
+    /// Retry unresolved addresses even inside their back-off.
+    pub force: bool,
+    /// Keep unresolved answers in the cache (so geo_re_resolve retries them).
+    pub record_misses: bool,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    lookups: AtomicU64,
+    cache_hits: AtomicU64,
+    maxmind_hits: AtomicU64,
+    ip_api_resolved: AtomicU64,
+    ip_api_failed: AtomicU64,
+}
+
+struct Inner {
+    cache: RwLock<GeoCache>,
+    maxmind: MaxMind,
+    /// Absent in offline mode.
+    ipapi: Option<IpApi>,
+    /// ip-api for background work (the `ip_api` setting, and not offline).
+    background_remote: bool,
+    offline: bool,
+    db: Db,
+    clock: Clock,
+    counters: Counters,
+    queue: queue::Queue,
+    last_flush_at: AtomicI64,
+    flushing: tokio::sync::Mutex<()>,
+}
+
+/// The geo service. Cheap to clone.
+#[derive(Clone)]
+pub struct Geo {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GeoError {
+    #[error("`{0}` is not an IP address")]
+    Invalid(String),
+    #[error("geo.offline is set: bangui makes no network lookups")]
+    Offline,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A unix time as the u32 entries store.
+fn stamp(now: i64) -> u32 {
+    u32::try_from(now.max(0)).unwrap_or(u32::MAX)
+}
+
+impl Geo {
+    /// Loads the cache from the database and opens the MaxMind files.
+    pub async fn load(config: &GeoConfig, db: Db, clock: Clock) -> Result<Geo, StoreError> {
+        let started = std::time::Instant::now();
+        let (entries, names) = db.call(|conn| store::load(conn)).await?;
+        let cache = GeoCache::loaded(entries, names);
+        let counts = cache.counts();
+        let ipapi = if config.offline {
+            None
+        } else {
+            match IpApi::new(
+                &config.ip_api_url,
+                config.ip_api_timeout,
+                config.ip_api_window,
+            ) {
+                Ok(client) => Some(client),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot set up the ip-api client; geo lookups stay local");
+                    None
+                }
+            }
+        };
+        let geo = Geo {
+            inner: Arc::new(Inner {
+                cache: RwLock::new(cache),
+                maxmind: MaxMind::new(&config.maxmind_db, &config.maxmind_asn_db),
+                background_remote: config.ip_api && ipapi.is_some(),
+                ipapi,
+                offline: config.offline,
+                db,
+                clock,
+                counters: Counters::default(),
+                queue: queue::Queue::new(config.queue_size),
+                last_flush_at: AtomicI64::new(0),
+                flushing: tokio::sync::Mutex::new(()),
+            }),
+        };
+        let maxmind = geo.clone();
+        tokio::task::spawn_blocking(move || maxmind.inner.maxmind.refresh())
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        tracing::info!(
+            entries = counts.entries,
+            load_ms = started.elapsed().as_millis() as u64,
+            "geo cache loaded"
+        );
+        if counts.unresolved > 0 {
+            tracing::warn!(
+                unresolved = counts.unresolved,
+                "addresses without a country in the geo cache; geo_re_resolve retries them"
+            );
+        }
+        Ok(geo)
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, GeoCache> {
+        self.inner
+            .cache
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, GeoCache> {
+        self.inner
+            .cache
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The cached entry for an address, without any lookup.
+    pub fn cached(&self, ip: IpAddr) -> Option<Entry> {
+        self.read().get(&ip.to_canonical()).copied()
+    }
+
+    pub fn info(&self, ip: IpAddr) -> Option<GeoInfo> {
+        let ip = ip.to_canonical();
+        let cache = self.read();
+        cache.get(&ip).map(|e| cache.names.info(ip, e))
+    }
+
+    /// Whether background work may ask ip-api.
+    pub fn background_remote(&self) -> bool {
+        self.inner.background_remote
+    }
+
+    /// Cache and MaxMind only; never waits on the network. Returns the
+    /// addresses MaxMind could not place (those ip-api might).
+    pub fn resolve_local(&self, ips: &[IpAddr], reach: Reach) -> Vec<IpAddr> {
+        self.inner.maxmind.refresh();
+        let now = stamp(self.inner.clock.now_unix());
+        let counters = &self.inner.counters;
+        counters
+            .lookups
+            .fetch_add(ips.len() as u64, Ordering::Relaxed);
+        let mut wanted: Vec<IpAddr> = Vec::new();
+        {
+            let cache = self.read();
+            let mut hits = 0;
+            for ip in ips {
+                let ip = ip.to_canonical();
+                match cache.get(&ip) {
+                    Some(e) if e.resolved() || !(reach.force || e.retry_due(now)) => hits += 1,
+                    Some(e) if e.source == Source::Local => hits += 1,
+                    _ => wanted.push(ip),
+                }
+            }
+            counters.cache_hits.fetch_add(hits, Ordering::Relaxed);
+        }
+        wanted.sort_unstable();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return wanted;
+        }
+
+        let snapshot = self.inner.maxmind.snapshot();
+        let mut found: Vec<(IpAddr, Option<&'static str>, Found)> =
+            Vec::with_capacity(wanted.len());
+        for ip in wanted {
+            match crate::allowlist::special_range(ip) {
+                Some(kind) => found.push((ip, Some(kind), Found::default())),
+                None => found.push((ip, None, snapshot.lookup(ip))),
+            }
+        }
+
+        let mut misses = Vec::new();
+        let mut cache = self.write();
+        let mut maxmind_hits = 0;
+        for (ip, special, found) in found {
+            let previous = cache.get(&ip).copied();
+            let (asn, org) = match &found.asn {
+                Some((asn, org)) => (*asn, org.as_deref().map_or(0, |o| cache.names.string(o))),
+                None => (0, 0),
+            };
+            let entry = if let Some(kind) = special {
+                Entry {
+                    org: 0,
+                    asn: 0,
+                    reason: cache.names.string(&format!("{kind} range")),
+                    updated_at: now,
+                    country: 0,
+                    source: Source::Local,
+                    attempts: 0,
+                }
+            } else if let Some((code, name)) = &found.country {
+                maxmind_hits += 1;
+                Entry {
+                    org,
+                    asn,
+                    reason: 0,
+                    updated_at: now,
+                    country: cache.names.country(code, name),
+                    source: Source::MaxMind,
+                    attempts: 0,
+                }
+            } else {
+                misses.push(ip);
+                if !reach.record_misses || reach.remote {
+                    // Either not kept, or ip-api's answer will be recorded.
+                    continue;
+                }
+                let reason = if snapshot.is_empty() {
+                    "no MaxMind database and no ip-api lookup"
+                } else {
+                    "not in the MaxMind database"
+                };
+                Entry {
+                    org,
+                    asn,
+                    reason: cache.names.string(reason),
+                    updated_at: now,
+                    country: 0,
+                    source: Source::None,
+                    attempts: previous.map_or(1, |p| p.attempts.saturating_add(1)),
+                }
+            };
+            if previous != Some(entry) {
+                cache.put(ip, entry);
+            }
+        }
+        counters
+            .maxmind_hits
+            .fetch_add(maxmind_hits, Ordering::Relaxed);
+        misses
+    }
+
+    /// Resolves addresses as far as `reach` allows, waiting on ip-api's rate
+    /// limit when needed. Partial progress is kept if cancelled.
+    pub async fn resolve(&self, ips: &[IpAddr], reach: Reach, cancel: &CancellationToken) {
+        let misses = self.resolve_local(ips, reach);
+        if !reach.remote || misses.is_empty() {
+            return;
+        }
+        let Some(ipapi) = &self.inner.ipapi else {
+            return;
+        };
+        for chunk in misses.chunks(ipapi::MAX_BATCH) {
+            if cancel.is_cancelled() {
+                return;
+            }
+            let result = ipapi.batch(chunk, cancel).await;
+            if matches!(result, Err(ipapi::IpApiError::Cancelled)) {
+                return;
+            }
+            self.record_remote(chunk, result);
+        }
+    }
+
+    fn record_remote(&self, chunk: &[IpAddr], result: Result<Vec<Answer>, ipapi::IpApiError>) {
+        let now = stamp(self.inner.clock.now_unix());
+        let counters = &self.inner.counters;
+        let mut cache = self.write();
+        let failure = |cache: &mut GeoCache, ip: IpAddr, reason: &str| {
+            let previous = cache.get(&ip).copied();
+            let reason = cache.names.string(reason);
+            Entry {
+                org: previous.map_or(0, |p| p.org),
+                asn: previous.map_or(0, |p| p.asn),
+                reason,
+                updated_at: now,
+                country: 0,
+                source: previous.map_or(Source::None, |p| p.source),
+                attempts: previous.map_or(1, |p| p.attempts.saturating_add(1)),
+            }
+        };
+        match result {
+            Ok(answers) => {
+                for (ip, answer) in chunk.iter().zip(answers) {
+                    let entry = match answer {
+                        Answer::Found {
+                            code,
+                            country,
+                            asn,
+                            org,
+                        } => {
+                            counters.ip_api_resolved.fetch_add(1, Ordering::Relaxed);
+                            let previous = cache.get(ip).copied();
+                            Entry {
+                                org: match org {
+                                    Some(o) => cache.names.string(&o),
+                                    None => previous.map_or(0, |p| p.org),
+                                },
+                                asn: asn.unwrap_or(previous.map_or(0, |p| p.asn)),
+                                reason: 0,
+                                updated_at: now,
+                                country: cache.names.country(&code, &country),
+                                source: Source::IpApi,
+                                attempts: 0,
+                            }
+                        }
+                        Answer::Failed { reason } => {
+                            counters.ip_api_failed.fetch_add(1, Ordering::Relaxed);
+                            failure(&mut cache, *ip, &reason)
+                        }
+                    };
+                    cache.put(*ip, entry);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, addresses = chunk.len(), "ip-api lookup failed; the addresses stay unresolved for geo_re_resolve");
+                counters
+                    .ip_api_failed
+                    .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                let reason = format!("ip-api: {e}");
+                for ip in chunk {
+                    let entry = failure(&mut cache, *ip, &reason);
+                    cache.put(*ip, entry);
+                }
+            }
+        }
+    }
+
+    /// `geo lookup`: cache and MaxMind, plus ip-api when `remote`.
+    pub async fn lookup(
+        &self,
+        addresses: &[String],
+        remote: bool,
+    ) -> Result<Vec<GeoInfo>, GeoError> {
+        if remote && self.inner.offline {
+            return Err(GeoError::Offline);
+        }
+        let mut ips = Vec::with_capacity(addresses.len());
+        for a in addresses {
+            let ip: IpAddr = a
+                .trim()
+                .parse()
+                .map_err(|_| GeoError::Invalid(clean(a).chars().take(64).collect()))?;
+            ips.push(ip.to_canonical());
+        }
+        let reach = Reach {
+            remote,
+            force: remote,
+            record_misses: remote,
+        };
+        let mut misses = Vec::new();
+        if remote {
+            self.resolve(&ips, reach, &CancellationToken::new()).await;
+        } else {
+            let this = self.clone();
+            let list = ips.clone();
+            misses = tokio::task::spawn_blocking(move || this.resolve_local(&list, reach))
+                .await
+                .unwrap_or_default();
+        }
+        let misses: HashSet<IpAddr> = misses.into_iter().collect();
+        let now = self.inner.clock.now_unix();
+        let cache = self.read();
+        Ok(ips
+            .iter()
+            .map(|ip| match cache.get(ip) {
+                Some(e) => cache.names.info(*ip, e),
+                None => GeoInfo {
+                    address: ip.to_string(),
+                    country_code: None,
+                    country: None,
+                    asn: None,
+                    org: None,
+                    source: "none".into(),
+                    status: "unresolved".into(),
+                    reason: Some(if misses.contains(ip) && !self.inner.offline {
+                        "not in the MaxMind database; --remote asks ip-api".into()
+                    } else {
+                        "not in the MaxMind database".into()
+                    }),
+                    updated_at: now,
+                    attempts: 0,
+                },
+            })
+            .collect())
+    }
+
+    /// Hands addresses to the background queue; never blocks. When the queue
+    /// is full the rest are recorded as unresolved for geo_re_resolve.
+    pub fn enqueue(&self, ips: impl IntoIterator<Item = IpAddr>) {
+        let overflow = self.inner.queue.push(ips);
+        if overflow.is_empty() {
+            return;
+        }
+        let now = stamp(self.inner.clock.now_unix());
+        let mut cache = self.write();
+        let reason = cache
+            .names
+            .string("waiting for geo_re_resolve (the geo queue was full)");
+        for ip in overflow {
+            if cache.get(&ip).is_none() {
+                cache.put(
+                    ip,
+                    Entry {
+                        org: 0,
+                        asn: 0,
+                        reason,
+                        updated_at: now,
+                        country: 0,
+                        source: Source::None,
+                        attempts: 0,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Resolves queued addresses until `stop` is cancelled.
+    pub async fn run_queue(&self, stop: CancellationToken) {
+        loop {
+            let batch = tokio::select! {
+                batch = self.inner.queue.take(1000) => batch,
+                _ = stop.cancelled() => return,
+            };
+            let reach = Reach {
+                remote: self.inner.background_remote,
+                force: false,
+                record_misses: true,
+            };
+            if reach.remote {
+                self.resolve(&batch, reach, &stop).await;
+            } else {
+                let this = self.clone();
+                let _ =
+                    tokio::task::spawn_blocking(move || this.resolve_local(&batch, reach)).await;
+            }
+        }
+    }
+
+    /// Writes the dirty set in one transaction; entries leave the dirty set
+    /// only after the commit, so a failed flush loses nothing.
+    pub async fn flush(&self) -> Result<GeoFlushed, StoreError> {
+        let _one = self.inner.flushing.lock().await;
+        let batch = self.read().flush_batch();
+        let written = batch.rows.len() as u64;
+        if written > 0 || !batch.countries.is_empty() || !batch.strings.is_empty() {
+            let batch = self
+                .inner
+                .db
+                .call(move |conn| {
+                    store::flush(conn, &batch)?;
+                    Ok(batch)
+                })
+                .await?;
+            self.write().flushed(&batch);
+        }
+        self.inner
+            .last_flush_at
+            .store(self.inner.clock.now_unix(), Ordering::Relaxed);
+        Ok(GeoFlushed {
+            written,
+            dirty: self.read().dirty_len() as u64,
+        })
+    }
+
+    /// Retries every routable address without a country, ignoring back-off.
+    /// Returns (retried, resolved).
+    pub async fn re_resolve(&self, cancel: &CancellationToken) -> (u64, u64) {
+        let candidates: Vec<IpAddr> = self
+            .read()
+            .unresolved(usize::MAX)
+            .into_iter()
+            .map(|(ip, _)| ip)
+            .collect();
+        let reach = Reach {
+            remote: self.inner.background_remote,
+            force: true,
+            record_misses: true,
+        };
+        let mut retried = 0;
+        for chunk in candidates.chunks(ipapi::MAX_BATCH) {
+            if cancel.is_cancelled() {
+                break;
+            }
+            retried += chunk.len() as u64;
+            self.resolve(chunk, reach, cancel).await;
+        }
+        let cache = self.read();
+        let resolved = candidates[..retried as usize]
+            .iter()
+            .filter(|ip| cache.get(ip).is_some_and(Entry::resolved))
+            .count() as u64;
+        (retried, resolved)
+    }
+
+    /// Removes addresses from the cache and the database.
+    pub async fn forget(&self, addresses: &[String]) -> Result<u64, GeoError> {
+        let mut ips = Vec::with_capacity(addresses.len());
+        for a in addresses {
+            let ip: IpAddr = a
+                .trim()
+                .parse()
+                .map_err(|_| GeoError::Invalid(clean(a).chars().take(64).collect()))?;
+            ips.push(ip.to_canonical());
+        }
+        let _one = self.inner.flushing.lock().await;
+        let in_memory = {
+            let mut cache = self.write();
+            ips.iter().filter(|ip| cache.remove(ip)).count() as u64
+        };
+        let in_db = self
+            .inner
+            .db
+            .call(move |conn| store::delete(conn, &ips))
+            .await?;
+        Ok(in_memory.max(in_db))
+    }
+
+    pub fn unresolved(&self, limit: usize) -> Vec<GeoInfo> {
+        let cache = self.read();
+        cache
+            .unresolved(limit)
+            .iter()
+            .map(|(ip, e)| cache.names.info(*ip, e))
+            .collect()
+    }
+
+    pub fn counts(&self) -> Counts {
+        self.read().counts()
+    }
+
+    pub fn stats(&self) -> GeoStatsInfo {
+        self.inner.maxmind.refresh();
+        let counts = self.counts();
+        let c = &self.inner.counters;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let last_flush = self.inner.last_flush_at.load(Ordering::Relaxed);
+        let ip_api = match &self.inner.ipapi {
+            Some(api) => {
+                let (left, next) = api.budget();
+                IpApiInfo {
+                    enabled: self.inner.background_remote,
+                    offline: false,
+                    url: api.url().to_string(),
+                    budget_left: left,
+                    next_window_secs: next.as_secs_f64().ceil() as u64,
+                    requests: load(&api.requests),
+                    last_error: api.last_error(),
+                }
+            }
+            None => IpApiInfo {
+                enabled: false,
+                offline: self.inner.offline,
+                url: String::new(),
+                budget_left: 0,
+                next_window_secs: 0,
+                requests: 0,
+                last_error: None,
+            },
+        };
+        GeoStatsInfo {
+            entries: counts.entries,
+            resolved: counts.resolved,
+            unresolved: counts.unresolved,
+            not_routable: counts.not_routable,
+            dirty: counts.dirty,
+            queued: self.inner.queue.len() as u64,
+            overflowed: self.inner.queue.overflowed(),
+            lookups: load(&c.lookups),
+            cache_hits: load(&c.cache_hits),
+            maxmind_hits: load(&c.maxmind_hits),
+            ip_api_resolved: load(&c.ip_api_resolved),
+            ip_api_failed: load(&c.ip_api_failed),
+            last_flush_at: (last_flush > 0).then_some(last_flush),
+            maxmind: vec![
+                self.inner.maxmind.country.info(),
+                self.inner.maxmind.asn.info(),
+            ],
+            ip_api,
+        }
+    }
+}
