@@ -58,6 +58,37 @@ pub enum Command {
         /// One IPv4 or IPv6 address
         address: String,
     },
+    /// Where addresses come from: country, AS number, organisation
+    #[command(subcommand)]
+    Geo(GeoCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GeoCommand {
+    /// Look addresses up in the cache and the MaxMind files
+    Lookup {
+        /// IPv4 or IPv6 addresses; `-` reads them from standard input
+        #[arg(required = true)]
+        addresses: Vec<String>,
+        /// Also ask ip-api.com about what MaxMind does not place (administrators;
+        /// waits for the rate limit if needed)
+        #[arg(long)]
+        remote: bool,
+    },
+    /// Cache size, hit counts, ip-api budget and the MaxMind files
+    Stats,
+    /// Addresses whose country is still unknown, oldest attempt first
+    Unresolved {
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Write new answers to the database now
+    Flush,
+    /// Drop addresses from the cache so they are looked up afresh
+    Forget {
+        #[arg(required = true)]
+        addresses: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, JobsCommand};
+use crate::cli::{Cli, Command, GeoCommand, JobsCommand};
 use crate::connect::Daemon;
 use crate::exit::Failure;
 
@@ -51,7 +51,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     // fail2ban needs; the daemon bounds each step, so only --timeout applies.
     if matches!(
         &cli.command,
-        Command::Jobs(JobsCommand::Run { wait: true, .. }) | Command::Ban(_) | Command::Unban(_)
+        Command::Jobs(JobsCommand::Run { wait: true, .. })
+            | Command::Ban(_)
+            | Command::Unban(_)
+            | Command::Geo(GeoCommand::Lookup { remote: true, .. })
     ) {
         daemon.set_timeout(explicit);
     }
@@ -65,5 +68,6 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Ban(args) => commands::fail2ban::ban(&mut daemon, args, false, json).await,
         Command::Unban(args) => commands::fail2ban::ban(&mut daemon, args, true, json).await,
         Command::Banned { address } => commands::fail2ban::banned(&mut daemon, address, json).await,
+        Command::Geo(command) => commands::geo::run(&mut daemon, command, json).await,
     }
 }

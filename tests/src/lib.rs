@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod fail2ban;
+pub mod geo;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -106,6 +107,10 @@ impl Home {
                 self.path().join("no-fail2ban.sock").display().to_string(),
                 self.path().join("no-fail2ban").display().to_string()
             ));
+        }
+        if !extra.contains("[geo]") {
+            // Nothing from the host's /var/lib/GeoIP, and no network.
+            text.push_str("[geo]\noffline = true\nmaxmind_db = \"\"\nmaxmind_asn_db = \"\"\n");
         }
         std::fs::write(self.config(), text).unwrap();
     }

@@ -174,7 +174,7 @@ pub async fn banned(daemon: &mut Daemon, address: String, json: bool) -> Result<
 }
 
 /// `-` stands for the targets on standard input, one or more per line; `#` starts a comment.
-fn expand(args: Vec<String>) -> Result<Vec<String>, Failure> {
+pub fn expand(args: Vec<String>) -> Result<Vec<String>, Failure> {
     let mut out = Vec::new();
     for arg in args {
         if arg != "-" {

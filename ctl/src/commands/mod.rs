@@ -1,6 +1,7 @@
 //! One module per command group.
 
 pub mod fail2ban;
+pub mod geo;
 pub mod jobs;
 pub mod ping;
 pub mod sessions;

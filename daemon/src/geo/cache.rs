@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use super::record::{Entry, Names, Source};
+use super::record::{Entry, Names, NewCountry, NewString, Source};
 
 #[derive(Debug, Default)]
 pub struct GeoCache {
@@ -22,8 +22,8 @@ pub struct GeoCache {
 pub struct FlushBatch {
     pub rows: Vec<(IpAddr, Entry)>,
     pub versions: Vec<u64>,
-    pub countries: Vec<(u16, std::sync::Arc<str>, std::sync::Arc<str>)>,
-    pub strings: Vec<(u32, std::sync::Arc<str>)>,
+    pub countries: Vec<NewCountry>,
+    pub strings: Vec<NewString>,
     pub names_len: (usize, usize),
 }
 
@@ -71,6 +71,10 @@ impl GeoCache {
     pub fn remove(&mut self, ip: &IpAddr) -> bool {
         self.dirty.remove(ip);
         self.entries.remove(ip).is_some()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&IpAddr, &Entry)> {
+        self.entries.iter()
     }
 
     pub fn len(&self) -> usize {

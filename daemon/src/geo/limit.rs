@@ -22,6 +22,8 @@ pub struct RateLimit {
     server: Option<(u32, Instant)>,
     /// After a 429: nothing until then.
     paused_until: Option<Instant>,
+    /// The server's count already includes the request being recorded.
+    observed: bool,
 }
 
 impl RateLimit {
@@ -32,6 +34,7 @@ impl RateLimit {
             sent: VecDeque::new(),
             server: None,
             paused_until: None,
+            observed: false,
         }
     }
 
@@ -72,7 +75,9 @@ impl RateLimit {
     /// A request finished (answered or not) at `now`.
     pub fn record(&mut self, now: Instant) {
         self.sent.push_back(now);
-        if let Some((left, _)) = &mut self.server {
+        if !std::mem::take(&mut self.observed)
+            && let Some((left, _)) = &mut self.server
+        {
             *left = left.saturating_sub(1);
         }
     }
@@ -86,6 +91,7 @@ impl RateLimit {
         too_many: bool,
         retry_after_secs: Option<u64>,
     ) {
+        self.observed = true;
         let ttl = ttl_secs.map(|s| Duration::from_secs(s.min(3600)) + MARGIN);
         if let (Some(left), Some(ttl)) = (left, ttl) {
             self.server = Some((left, now + ttl));
@@ -173,8 +179,9 @@ mod tests {
         let now = Instant::now();
         let mut limit = RateLimit::new(15, MINUTE);
         limit.observe(now, Some(3), Some(40), false, None);
-        assert_eq!(limit.budget(now).0, 3);
         limit.record(now);
-        assert_eq!(limit.budget(now).0, 2);
+        assert_eq!(limit.budget(now).0, 3, "the answer's count includes itself");
+        limit.record(now);
+        assert_eq!(limit.budget(now).0, 2, "a request without an answer counts");
     }
 }

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use bangui_proto::messages::MaxMindInfo;
@@ -169,6 +170,8 @@ pub struct MaxMindFile {
     path: Option<PathBuf>,
     explicit: bool,
     slot: RwLock<Slot>,
+    /// Files loaded so far: a change tells the cache a new file arrived.
+    loads: AtomicU64,
 }
 
 impl MaxMindFile {
@@ -177,6 +180,7 @@ impl MaxMindFile {
             role,
             path: setting.path.clone(),
             explicit: setting.explicit,
+            loads: AtomicU64::new(0),
             slot: RwLock::new(Slot {
                 opened: None,
                 tried: None,
@@ -244,6 +248,7 @@ impl MaxMindFile {
                     memo: Mutex::new(HashMap::new()),
                 }));
                 slot.state = State::Loaded;
+                self.loads.fetch_add(1, Ordering::Relaxed);
                 slot.database_type = Some(database_type);
                 slot.build_epoch = Some(build_epoch);
             }
@@ -308,6 +313,11 @@ impl MaxMind {
     pub fn refresh(&self) {
         self.country.refresh();
         self.asn.refresh();
+    }
+
+    /// Changes whenever either file is (re)loaded.
+    pub fn generation(&self) -> u64 {
+        self.country.loads.load(Ordering::Relaxed) + self.asn.loads.load(Ordering::Relaxed)
     }
 
     /// The open files, taken once for a batch of lookups.

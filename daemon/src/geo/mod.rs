@@ -76,6 +76,8 @@ struct Inner {
     counters: Counters,
     queue: queue::Queue,
     last_flush_at: AtomicI64,
+    /// The MaxMind generation the cached MaxMind answers reflect.
+    applied_generation: AtomicU64,
     flushing: tokio::sync::Mutex<()>,
 }
 
@@ -134,6 +136,7 @@ impl Geo {
                 counters: Counters::default(),
                 queue: queue::Queue::new(config.queue_size),
                 last_flush_at: AtomicI64::new(0),
+                applied_generation: AtomicU64::new(0),
                 flushing: tokio::sync::Mutex::new(()),
             }),
         };
@@ -141,6 +144,9 @@ impl Geo {
         tokio::task::spawn_blocking(move || maxmind.inner.maxmind.refresh())
             .await
             .map_err(|_| StoreError::Closed)?;
+        geo.inner
+            .applied_generation
+            .store(geo.inner.maxmind.generation(), Ordering::Relaxed);
         tracing::info!(
             entries = counts.entries,
             load_ms = started.elapsed().as_millis() as u64,
@@ -187,8 +193,19 @@ impl Geo {
 
     /// Cache and MaxMind only; never waits on the network. Returns the
     /// addresses MaxMind could not place (those ip-api might).
+    /// Blocking: call it off the async workers. A newly loaded MaxMind file
+    /// first updates the cached MaxMind answers.
     pub fn resolve_local(&self, ips: &[IpAddr], reach: Reach) -> Vec<IpAddr> {
         self.inner.maxmind.refresh();
+        let generation = self.inner.maxmind.generation();
+        if self
+            .inner
+            .applied_generation
+            .swap(generation, Ordering::Relaxed)
+            != generation
+        {
+            self.reapply_maxmind();
+        }
         let now = stamp(self.inner.clock.now_unix());
         let counters = &self.inner.counters;
         counters
@@ -285,10 +302,65 @@ impl Geo {
         misses
     }
 
+    /// Re-reads every cached MaxMind answer from the files now open; the
+    /// changed ones are updated (and so flushed).
+    fn reapply_maxmind(&self) {
+        let started = std::time::Instant::now();
+        let ips: Vec<IpAddr> = self
+            .read()
+            .iter()
+            .filter(|(_, e)| e.source == Source::MaxMind)
+            .map(|(ip, _)| *ip)
+            .collect();
+        let snapshot = self.inner.maxmind.snapshot();
+        let found: Vec<(IpAddr, Found)> =
+            ips.iter().map(|ip| (*ip, snapshot.lookup(*ip))).collect();
+        let now = stamp(self.inner.clock.now_unix());
+        let mut cache = self.write();
+        let mut changed = 0u64;
+        for (ip, found) in found {
+            let Some(old) = cache.get(&ip).copied() else {
+                continue;
+            };
+            // A file that lost the address keeps the old answer.
+            let Some((code, name)) = &found.country else {
+                continue;
+            };
+            let country = cache.names.country(code, name);
+            let (asn, org) = match &found.asn {
+                Some((asn, org)) => (*asn, org.as_deref().map_or(0, |o| cache.names.string(o))),
+                None => (old.asn, old.org),
+            };
+            if (country, asn, org) != (old.country, old.asn, old.org) {
+                cache.put(
+                    ip,
+                    Entry {
+                        country,
+                        asn,
+                        org,
+                        updated_at: now,
+                        ..old
+                    },
+                );
+                changed += 1;
+            }
+        }
+        tracing::info!(
+            checked = ips.len(),
+            changed,
+            ms = started.elapsed().as_millis() as u64,
+            "cached MaxMind answers checked against the new file"
+        );
+    }
+
     /// Resolves addresses as far as `reach` allows, waiting on ip-api's rate
     /// limit when needed. Partial progress is kept if cancelled.
     pub async fn resolve(&self, ips: &[IpAddr], reach: Reach, cancel: &CancellationToken) {
-        let misses = self.resolve_local(ips, reach);
+        let this = self.clone();
+        let list = ips.to_vec();
+        let misses = tokio::task::spawn_blocking(move || this.resolve_local(&list, reach))
+            .await
+            .unwrap_or_default();
         if !reach.remote || misses.is_empty() {
             return;
         }

@@ -92,6 +92,11 @@ impl Entry {
     }
 }
 
+/// A country not yet in the database: id, code, name.
+pub type NewCountry = (CountryId, Arc<str>, Arc<str>);
+/// A string not yet in the database.
+pub type NewString = (Sym, Arc<str>);
+
 /// Country (code, name) pairs and other repeated strings, each stored once.
 /// Ids only grow, so ids below the persisted marks are in the database.
 #[derive(Debug, Default)]
@@ -186,7 +191,7 @@ impl Names {
     }
 
     /// Countries and strings added since the last successful flush.
-    pub fn unsaved(&self) -> (Vec<(CountryId, Arc<str>, Arc<str>)>, Vec<(Sym, Arc<str>)>) {
+    pub fn unsaved(&self) -> (Vec<NewCountry>, Vec<NewString>) {
         let countries = (self.persisted_countries..self.countries.len())
             .map(|i| {
                 let (c, n) = &self.countries[i];
