@@ -2,8 +2,9 @@
 //! database does not have yet. An entry leaves the dirty set only when a flush
 //! that wrote its current version has committed.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
+
+use super::FastMap as HashMap;
 
 use super::record::{Entry, Names, NewCountry, NewString, Source};
 
@@ -51,7 +52,7 @@ impl GeoCache {
         names.persisted_strings = strings;
         GeoCache {
             entries,
-            dirty: HashMap::new(),
+            dirty: HashMap::default(),
             next_version: 0,
             names,
         }

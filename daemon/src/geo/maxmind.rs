@@ -4,7 +4,6 @@
 //! Many addresses share one data record, so each open file memoises decoded
 //! records by their offset: a lookup is a tree walk plus a hash probe.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -14,6 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use bangui_proto::messages::MaxMindInfo;
 use maxminddb::{MaxMindDbError, Mmap, PathElement, Reader};
 
+use super::FastMap as HashMap;
 use crate::config::MaxMindPath;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,7 +245,7 @@ impl MaxMindFile {
                 tracing::info!(file = %path.display(), database_type = %database_type, build_epoch, "MaxMind {} database loaded", self.role.as_str());
                 slot.opened = Some(Arc::new(Opened {
                     reader,
-                    memo: Mutex::new(HashMap::new()),
+                    memo: Mutex::new(HashMap::default()),
                 }));
                 slot.state = State::Loaded;
                 self.loads.fetch_add(1, Ordering::Relaxed);

@@ -29,6 +29,10 @@ use ipapi::{Answer, IpApi};
 use maxmind::{Found, MaxMind};
 use record::{Entry, Source};
 
+/// Hash maps keyed by addresses and names: a fast seeded hash, since the
+/// cache is probed for every address bangui sees.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Longest string kept from outside (organisation names, failure messages).
 const MAX_TEXT: usize = 200;
 

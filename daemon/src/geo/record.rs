@@ -3,11 +3,12 @@
 //! A million entries repeat a few hundred country names and some tens of
 //! thousands of organisations; entries hold small ids into [`Names`] instead.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use bangui_proto::messages::GeoInfo;
+
+use super::FastMap as HashMap;
 
 /// Where an entry's answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -118,9 +119,9 @@ impl Names {
         let empty: Arc<str> = Arc::from("");
         Names {
             countries: vec![(empty.clone(), empty.clone())],
-            country_ids: HashMap::new(),
+            country_ids: HashMap::default(),
             strings: vec![empty],
-            string_ids: HashMap::new(),
+            string_ids: HashMap::default(),
             persisted_countries: 1,
             persisted_strings: 1,
         }

@@ -1,10 +1,10 @@
 //! The `geo_cache` tables: loading everything at start, upserting the dirty set.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 use rusqlite::{Connection, params};
 
+use super::FastMap as HashMap;
 use super::cache::FlushBatch;
 use super::record::{Entry, Names, Source};
 use crate::store::StoreError;
@@ -34,7 +34,8 @@ pub fn load(conn: &Connection) -> Result<(HashMap<IpAddr, Entry>, Names), StoreE
     }
 
     let count: i64 = conn.query_row("SELECT count(*) FROM geo_cache", [], |r| r.get(0))?;
-    let mut entries = HashMap::with_capacity(usize::try_from(count).unwrap_or(0));
+    let mut entries =
+        HashMap::with_capacity_and_hasher(usize::try_from(count).unwrap_or(0), Default::default());
     let mut stmt = conn.prepare(
         "SELECT ip, country_id, asn, org_id, source, reason_id, attempts, updated_at FROM geo_cache",
     )?;
@@ -91,9 +92,16 @@ pub fn flush(conn: &mut Connection, batch: &FlushBatch) -> Result<(), StoreError
                 attempts = excluded.attempts, updated_at = excluded.updated_at",
         )?;
         let nonzero = |v: u32| (v != 0).then_some(v);
-        for (ip, e) in &batch.rows {
+        // In key order: appending to the B-tree beats random inserts many times over.
+        let mut rows: Vec<(String, &Entry)> = batch
+            .rows
+            .iter()
+            .map(|(ip, e)| (ip.to_string(), e))
+            .collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (ip, e) in rows {
             upsert.execute(params![
-                ip.to_string(),
+                ip,
                 (e.country != 0).then_some(e.country),
                 nonzero(e.asn),
                 nonzero(e.org),
