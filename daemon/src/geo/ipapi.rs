@@ -121,6 +121,32 @@ pub fn parse_batch(body: &[u8], asked: &[IpAddr]) -> Result<Vec<Answer>, IpApiEr
     Ok(answers)
 }
 
+/// `<base>/batch?fields=…`, keeping any query the base has (a pro key).
+fn batch_url(base: &str) -> Result<String, IpApiError> {
+    let bad = |e: String| IpApiError::Transport(format!("ip_api_url: {e}"));
+    let mut url = reqwest::Url::parse(base).map_err(|e| bad(e.to_string()))?;
+    url.path_segments_mut()
+        .map_err(|_| bad("not a base URL".into()))?
+        .pop_if_empty()
+        .push("batch");
+    url.query_pairs_mut().append_pair("fields", FIELDS);
+    Ok(url.to_string())
+}
+
+/// The URL as shown to anyone who may read stats: no credentials, no query.
+fn redacted(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.set_query(None);
+            u.to_string().trim_end_matches('/').to_string()
+        }
+        Err(_) => "(unparsable URL)".into(),
+    }
+}
+
 /// "AS15169 Google LLC" → 15169.
 fn parse_asn(s: &str) -> Option<u32> {
     let digits = s.strip_prefix("AS")?;
@@ -160,8 +186,8 @@ impl IpApi {
             .map_err(|e| IpApiError::Transport(e.to_string()))?;
         Ok(IpApi {
             http,
-            url: url.to_string(),
-            batch_url: format!("{url}/batch?fields={FIELDS}"),
+            url: redacted(url),
+            batch_url: batch_url(url)?,
             timeout,
             limit: Mutex::new(RateLimit::new(REQUESTS_PER_WINDOW, window)),
             turn: tokio::sync::Mutex::new(()),
@@ -355,6 +381,31 @@ mod tests {
             parse_batch(br#"[{"status":"maybe"},{"status":"fail"}]"#, &two),
             Err(IpApiError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn batch_urls_keep_the_base_query() {
+        assert_eq!(
+            batch_url("http://ip-api.com").unwrap(),
+            format!(
+                "http://ip-api.com/batch?fields={}",
+                FIELDS.replace(',', "%2C")
+            )
+        );
+        assert!(
+            batch_url("https://pro.ip-api.com?key=k")
+                .unwrap()
+                .starts_with("https://pro.ip-api.com/batch?key=k&fields=")
+        );
+    }
+
+    #[test]
+    fn urls_are_shown_without_secrets() {
+        assert_eq!(redacted("http://ip-api.com"), "http://ip-api.com");
+        assert_eq!(
+            redacted("https://user:secret@example.net/x?key=abc"),
+            "https://user:***@example.net/x"
+        );
     }
 
     #[test]

@@ -40,17 +40,23 @@ pub fn load(conn: &Connection) -> Result<(HashMap<IpAddr, Entry>, Names), StoreE
         "SELECT ip, country_id, asn, org_id, source, reason_id, attempts, updated_at FROM geo_cache",
     )?;
     let mut rows = stmt.query([])?;
+    let mut skipped = 0u64;
     while let Some(row) = rows.next()? {
-        let text = row.get_ref(0)?.as_str()?;
-        let ip: IpAddr = text
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("geo_cache address `{text}`")))?;
-        let source = row.get_ref(4)?.as_str()?;
-        let source = Source::parse(source)
-            .ok_or_else(|| StoreError::Corrupt(format!("geo_cache source `{source}`")))?;
+        // A cache row bangui cannot read is dropped, not fatal: the address is
+        // simply looked up again when it comes up.
+        let ip = row
+            .get_ref(0)?
+            .as_str()
+            .ok()
+            .and_then(|t| t.parse::<IpAddr>().ok());
+        let source = row.get_ref(4)?.as_str().ok().and_then(Source::parse);
+        let (Some(ip), Some(source)) = (ip, source) else {
+            skipped += 1;
+            continue;
+        };
         let small = |v: Option<i64>| v.and_then(|v| u32::try_from(v).ok()).unwrap_or(0);
         entries.insert(
-            ip,
+            ip.to_canonical(),
             Entry {
                 country: row
                     .get::<_, Option<i64>>(1)?
@@ -63,6 +69,12 @@ pub fn load(conn: &Connection) -> Result<(HashMap<IpAddr, Entry>, Names), StoreE
                 attempts: u8::try_from(row.get::<_, i64>(6)?.clamp(0, 255)).unwrap_or(u8::MAX),
                 updated_at: small(row.get(7)?),
             },
+        );
+    }
+    if skipped > 0 {
+        tracing::warn!(
+            skipped,
+            "unreadable rows in geo_cache ignored; those addresses are looked up again"
         );
     }
     Ok((entries, names))
