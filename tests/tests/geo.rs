@@ -43,6 +43,15 @@ fn geo_section(files: &Files, url: &str, extra: &str) -> String {
     )
 }
 
+/// A home with MaxMind files and an ip-api stand-in (15 a minute), configured with `extra` [geo] keys.
+fn rig(extra: &str) -> (Home, Files, FakeIpApi) {
+    let home = Home::new();
+    let files = maxmind(&home);
+    let fake = FakeIpApi::start(15, MINUTE);
+    home.write_config(&geo_section(&files, &fake.url(), extra));
+    (home, files, fake)
+}
+
 fn lookup(daemon: &Daemon, args: &[&str]) -> Vec<Value> {
     let mut all = vec!["--json", "geo", "lookup"];
     all.extend_from_slice(args);
@@ -69,10 +78,7 @@ fn db_count(home: &Home, sql: &str) -> i64 {
 
 #[test]
 fn maxmind_answers_first_and_misses_fall_through_to_ip_api() {
-    let home = Home::new();
-    let files = maxmind(&home);
-    let fake = FakeIpApi::start(15, MINUTE);
-    home.write_config(&geo_section(&files, &fake.url(), ""));
+    let (home, _, fake) = rig("");
     let daemon = home.start();
 
     let v4 = one(&daemon, &["11.1.2.3"]);
@@ -123,10 +129,7 @@ fn maxmind_answers_first_and_misses_fall_through_to_ip_api() {
 
 #[test]
 fn offline_mode_makes_no_requests_at_all() {
-    let home = Home::new();
-    let files = maxmind(&home);
-    let fake = FakeIpApi::start(15, MINUTE);
-    home.write_config(&geo_section(&files, &fake.url(), "offline = true"));
+    let (home, _, fake) = rig("offline = true");
     let daemon = home.start();
     let out = daemon.ctl(&["geo", "lookup", "--remote", "11.9.9.9"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
@@ -204,10 +207,7 @@ fn two_thousand_unresolved_addresses_stay_within_the_rate_limit() {
 
 #[test]
 fn zero_budget_and_429_both_pause_until_the_window_resets() {
-    let home = Home::new();
-    let files = maxmind(&home);
-    let fake = FakeIpApi::start(15, MINUTE);
-    home.write_config(&geo_section(&files, &fake.url(), ""));
+    let (home, _, fake) = rig("");
     let daemon = home.start();
 
     fake.trouble(Trouble::ZeroLeft(2));
@@ -251,10 +251,7 @@ fn zero_budget_and_429_both_pause_until_the_window_resets() {
 
 #[test]
 fn failures_are_retried_by_geo_re_resolve_and_then_resolve() {
-    let home = Home::new();
-    let files = maxmind(&home);
-    let fake = FakeIpApi::start(15, MINUTE);
-    home.write_config(&geo_section(&files, &fake.url(), ""));
+    let (home, _, fake) = rig("");
     let daemon = home.start();
 
     fake.trouble(Trouble::Status(500));
@@ -306,10 +303,7 @@ fn failures_are_retried_by_geo_re_resolve_and_then_resolve() {
 
 #[test]
 fn flushed_entries_survive_restart_and_sigterm_flushes_the_rest() {
-    let home = Home::new();
-    let files = maxmind(&home);
-    let fake = FakeIpApi::start(15, MINUTE);
-    home.write_config(&geo_section(&files, &fake.url(), ""));
+    let (home, files, _fake) = rig("");
     let daemon = home.start();
 
     lookup(&daemon, &["11.1.0.1", "11.1.0.2", "2a00:1450::1"]);
@@ -403,10 +397,7 @@ fn a_replaced_maxmind_file_is_used_without_restart_and_a_corrupt_one_is_survived
 
 #[test]
 fn bad_ip_api_answers_leave_addresses_unresolved() {
-    let home = Home::new();
-    let files = maxmind(&home);
-    let fake = FakeIpApi::start(15, MINUTE);
-    home.write_config(&geo_section(&files, &fake.url(), "ip_api_timeout = \"1s\""));
+    let (home, _, fake) = rig("ip_api_timeout = \"1s\"");
     let daemon = home.start();
     for (trouble, needle) in [
         (Trouble::Malformed, "not the expected JSON"),

@@ -101,6 +101,19 @@ pub enum GeoError {
     Store(#[from] StoreError),
 }
 
+/// Addresses as typed, canonical (IPv4-mapped IPv6 is IPv4); the first bad one is the error.
+fn parse_addresses(addresses: &[String]) -> Result<Vec<IpAddr>, GeoError> {
+    addresses
+        .iter()
+        .map(|a| {
+            a.trim()
+                .parse::<IpAddr>()
+                .map(|ip| ip.to_canonical())
+                .map_err(|_| GeoError::Invalid(clean(a).chars().take(64).collect()))
+        })
+        .collect()
+}
+
 /// A unix time as the u32 entries store.
 fn stamp(now: i64) -> u32 {
     u32::try_from(now.max(0)).unwrap_or(u32::MAX)
@@ -456,14 +469,7 @@ impl Geo {
         if remote && self.inner.offline {
             return Err(GeoError::Offline);
         }
-        let mut ips = Vec::with_capacity(addresses.len());
-        for a in addresses {
-            let ip: IpAddr = a
-                .trim()
-                .parse()
-                .map_err(|_| GeoError::Invalid(clean(a).chars().take(64).collect()))?;
-            ips.push(ip.to_canonical());
-        }
+        let ips = parse_addresses(addresses)?;
         let reach = Reach {
             remote,
             force: remote,
@@ -616,14 +622,7 @@ impl Geo {
 
     /// Removes addresses from the cache and the database.
     pub async fn forget(&self, addresses: &[String]) -> Result<u64, GeoError> {
-        let mut ips = Vec::with_capacity(addresses.len());
-        for a in addresses {
-            let ip: IpAddr = a
-                .trim()
-                .parse()
-                .map_err(|_| GeoError::Invalid(clean(a).chars().take(64).collect()))?;
-            ips.push(ip.to_canonical());
-        }
+        let ips = parse_addresses(addresses)?;
         let _one = self.inner.flushing.lock().await;
         let in_memory = {
             let mut cache = self.write();
