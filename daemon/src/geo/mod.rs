@@ -700,3 +700,6 @@ impl Geo {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
