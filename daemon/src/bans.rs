@@ -99,6 +99,14 @@ impl Bans {
         Ok(Screened { accepted, refused })
     }
 
+    pub fn batching(&self) -> Batching {
+        self.batching
+    }
+
+    pub fn fail2ban(&self) -> &Arc<Fail2ban> {
+        &self.fail2ban
+    }
+
     pub fn jail_or_default(&self, jail: Option<String>) -> String {
         jail.unwrap_or_else(|| self.default_jail.clone())
     }

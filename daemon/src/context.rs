@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::bans::Bans;
+use crate::blocklist::Blocklists;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::fail2ban::Fail2ban;
@@ -24,6 +25,7 @@ pub struct Ctx {
     pub health: Arc<Health>,
     pub bans: Bans,
     pub geo: Geo,
+    pub blocklists: Blocklists,
     pub clock: Clock,
     pub policy: AdminPolicy,
     /// Unix seconds at start.

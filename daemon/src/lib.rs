@@ -3,11 +3,13 @@
 
 pub mod allowlist;
 pub mod bans;
+pub mod blocklist;
 pub mod clock;
 pub mod config;
 pub mod context;
 pub mod fail2ban;
 pub mod geo;
+pub mod http;
 pub mod ids;
 pub mod jobs;
 pub mod lock;
@@ -17,6 +19,7 @@ pub mod server;
 pub mod sessions;
 pub mod store;
 pub mod targets;
+pub mod urls;
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
@@ -29,6 +32,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::allowlist::Allowlist;
 use crate::bans::Bans;
+use crate::blocklist::Blocklists;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::context::Ctx;
@@ -72,6 +76,8 @@ pub enum DaemonError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Socket(#[from] SocketError),
+    #[error("cannot set up blocklist imports: {0}")]
+    Blocklist(String),
     #[error("a start-up task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
 }
@@ -226,6 +232,17 @@ pub async fn run(config: Config, test_hooks: bool, shutdown: Shutdown) -> Result
         config.fail2ban.manual_jail.clone(),
     );
     let geo = Geo::load(&config.geo, db.clone(), clock.clone()).await?;
+    let blocklists = Blocklists::new(blocklist::Deps {
+        db: db.clone(),
+        bans: bans.clone(),
+        geo: geo.clone(),
+        clock: clock.clone(),
+        config: config.blocklist.clone(),
+        default_jail: config.fail2ban.blocklist_jail.clone(),
+        stop: shutdown.stop.clone(),
+    })
+    .await
+    .map_err(DaemonError::Blocklist)?;
     let scheduler = Scheduler::new(
         Arc::new(DbRunLog(db.clone())),
         clock.clone(),
@@ -237,6 +254,7 @@ pub async fn run(config: Config, test_hooks: bool, shutdown: Shutdown) -> Result
         fail2ban: Arc::clone(&fail2ban),
         health: Arc::clone(&health),
         geo: geo.clone(),
+        blocklists: blocklists.clone(),
         clock: clock.clone(),
         test_hooks,
     };
@@ -258,6 +276,7 @@ pub async fn run(config: Config, test_hooks: bool, shutdown: Shutdown) -> Result
         health,
         bans,
         geo: geo.clone(),
+        blocklists: blocklists.clone(),
         clock: clock.clone(),
         policy: AdminPolicy {
             own_uid: nix::unistd::geteuid().as_raw(),
@@ -316,6 +335,7 @@ pub async fn run(config: Config, test_hooks: bool, shutdown: Shutdown) -> Result
     {
         tracing::warn!("some connections were still busy at shutdown");
     }
+    blocklists.wait(ctx.config.shutdown_grace).await;
     let _ = queue_task.await;
     // Nothing resolved is lost on a graceful stop.
     match geo.flush().await {

@@ -95,7 +95,67 @@ fn all_requests() -> Vec<Request> {
         Request::GeoForget(GeoForget {
             addresses: vec!["2001:db8::1".into()],
         }),
+        Request::AddSource(AddSource {
+            name: "firehol".into(),
+            url: "https://example.net/list.txt".into(),
+            interval_secs: Some(3600),
+            jail: None,
+            max_entries: Some(10),
+        }),
+        Request::ListSources,
+        Request::ShowSource(SourceName { name: "f".into() }),
+        Request::EnableSource(EnableSource {
+            name: "f".into(),
+            enabled: false,
+        }),
+        Request::RemoveSource(RemoveSource {
+            name: "f".into(),
+            unban: true,
+        }),
+        Request::RunImport(RunImport {
+            name: None,
+            wait: true,
+        }),
+        Request::ListImportRuns(ListImportRuns {
+            source: Some("f".into()),
+            running: false,
+            limit: 5,
+        }),
+        Request::PlanImport(SourceName { name: "f".into() }),
     ]
+}
+
+fn import_run() -> ImportRunInfo {
+    ImportRunInfo {
+        id: 7,
+        source: "f".into(),
+        jail: "bangui-blocklist".into(),
+        trigger: "manual".into(),
+        status: "completed".into(),
+        started_at: 1,
+        finished_at: Some(2),
+        content_sha256: Some("ab".into()),
+        download: Some("200, 10 B".into()),
+        lines: 5,
+        entries: 4,
+        invalid: 1,
+        duplicates: 0,
+        too_broad: 0,
+        refused: 1,
+        refused_by: vec![ReasonCount {
+            reason: "private".into(),
+            count: 1,
+        }],
+        over_cap: 0,
+        lost: 0,
+        to_ban: 3,
+        banned: 3,
+        to_unban: 0,
+        unbanned: 0,
+        deferred: 0,
+        samples: vec!["line 2: `x`".into()],
+        error: None,
+    }
 }
 
 fn geo_info() -> GeoInfo {
@@ -233,6 +293,47 @@ fn all_responses() -> Vec<Response> {
             dirty: 0,
         }),
         Response::GeoForgotten(GeoForgotten { forgotten: 1 }),
+        Response::Source(SourceInfo {
+            name: "f".into(),
+            url: "https://example.net/list.txt".into(),
+            jail: "bangui-blocklist".into(),
+            interval_secs: 86_400,
+            max_entries: 1_000_000,
+            enabled: true,
+            origin: "ctl".into(),
+            listed: 4,
+            banned: 3,
+            failure_streak: 0,
+            next_run_at: Some(3),
+            last_success_at: Some(2),
+            last_run: Some(import_run()),
+        }),
+        Response::Sources(vec![]),
+        Response::SourceRemoved(SourceRemoved {
+            name: "f".into(),
+            unbanned: 3,
+            deferred: 0,
+            error: None,
+        }),
+        Response::ImportRuns(vec![import_run()]),
+        Response::ImportPlan(ImportPlan {
+            source: "f".into(),
+            jail: "j".into(),
+            download: None,
+            lines: 1,
+            entries: 1,
+            invalid: 0,
+            duplicates: 0,
+            too_broad: 0,
+            refused: 0,
+            refused_by: vec![],
+            over_cap: 0,
+            lost: 0,
+            to_ban: 1,
+            to_unban: 0,
+            samples: vec![],
+            error: None,
+        }),
     ]
 }
 
@@ -261,6 +362,14 @@ fn request_index(r: &Request) -> usize {
         Request::GeoUnresolved(_) => 18,
         Request::GeoFlush => 19,
         Request::GeoForget(_) => 20,
+        Request::AddSource(_) => 21,
+        Request::ListSources => 22,
+        Request::ShowSource(_) => 23,
+        Request::EnableSource(_) => 24,
+        Request::RemoveSource(_) => 25,
+        Request::RunImport(_) => 26,
+        Request::ListImportRuns(_) => 27,
+        Request::PlanImport(_) => 28,
     }
 }
 
@@ -284,6 +393,11 @@ fn response_index(r: &Response) -> usize {
         Response::GeoStats(_) => 15,
         Response::GeoFlushed(_) => 16,
         Response::GeoForgotten(_) => 17,
+        Response::Source(_) => 18,
+        Response::Sources(_) => 19,
+        Response::SourceRemoved(_) => 20,
+        Response::ImportRuns(_) => 21,
+        Response::ImportPlan(_) => 22,
     }
 }
 

@@ -20,6 +20,8 @@ pub struct FileConfig {
     #[serde(default)]
     pub geo: GeoSection,
     #[serde(default)]
+    pub blocklist: BlocklistSection,
+    #[serde(default)]
     pub jobs: BTreeMap<String, JobSection>,
 }
 
@@ -51,6 +53,35 @@ pub struct AllowlistSection {
     pub private_ranges: Option<bool>,
     pub reserved_ranges: Option<bool>,
     pub own_addresses: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlocklistSection {
+    #[serde(default, with = "super::duration")]
+    pub connect_timeout: Option<Duration>,
+    #[serde(default, with = "super::duration")]
+    pub timeout: Option<Duration>,
+    pub max_body: Option<u64>,
+    pub max_redirects: Option<usize>,
+    pub retries: Option<u32>,
+    #[serde(default, with = "super::duration")]
+    pub default_interval: Option<Duration>,
+    pub default_max_entries: Option<u64>,
+    #[serde(default)]
+    pub source: Vec<SourceSection>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSection {
+    pub name: String,
+    pub url: String,
+    #[serde(default, with = "super::duration")]
+    pub interval: Option<Duration>,
+    pub jail: Option<String>,
+    pub max_entries: Option<u64>,
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

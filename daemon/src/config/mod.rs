@@ -1,6 +1,7 @@
 //! The daemon's configuration: defaults, then the TOML file, then `BANGUI_*`
 //! environment variables and command-line flags, validated once into [`Config`].
 
+pub mod blocklist;
 pub mod duration;
 mod file;
 mod geo;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use bangui_proto::paths::DefaultPaths;
 
+pub use blocklist::{BlocklistConfig, SourceConfig};
 use file::FileConfig;
 pub use file::JobSection;
 pub use geo::{GeoConfig, MaxMindPath};
@@ -88,6 +90,7 @@ pub struct Config {
     pub fail2ban: Fail2banConfig,
     pub allowlist: AllowlistConfig,
     pub geo: GeoConfig,
+    pub blocklist: BlocklistConfig,
     /// The jobs to register, defaults merged with the file's `[jobs.*]` tables.
     pub jobs: Vec<JobSpec>,
 }
@@ -259,6 +262,7 @@ impl Config {
         let fail2ban = fail2ban_config(file.fail2ban, &invalid)?;
         let allowlist = allowlist_config(file.allowlist, &invalid)?;
         let geo = geo::geo_config(file.geo, &invalid)?;
+        let blocklist = blocklist::blocklist_config(file.blocklist, &invalid)?;
         let jobs = merge_jobs(job_defaults, file.jobs, &invalid)?;
 
         Ok(Config {
@@ -278,6 +282,7 @@ impl Config {
             fail2ban,
             allowlist,
             geo,
+            blocklist,
             jobs,
         })
     }
@@ -313,6 +318,23 @@ fn positive(
     Ok(value)
 }
 
+/// A jail name bangui will put in fail2ban's configuration and requests.
+pub fn check_jail_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a jail name (letters, digits, - _ . only)",
+            name.chars().take(64).collect::<String>()
+        ))
+    }
+}
+
 /// Largest `ban_chunk`: bigger requests freeze fail2ban's socket for seconds.
 const MAX_BAN_CHUNK: usize = 20_000;
 
@@ -322,19 +344,9 @@ fn fail2ban_config(
 ) -> Result<Fail2banConfig, ConfigError> {
     let jail_name = |key: &str, value: Option<String>, default: &str| {
         let name = value.unwrap_or_else(|| default.to_string());
-        let ok = !name.is_empty()
-            && name.len() <= 64
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if ok {
-            Ok(name)
-        } else {
-            Err(invalid(
-                key,
-                format!("`{name}` is not a jail name (letters, digits, - _ . only)"),
-            ))
-        }
+        check_jail_name(&name)
+            .map(|()| name)
+            .map_err(|e| invalid(key, e))
     };
     let ban_chunk = f.ban_chunk.unwrap_or(100);
     if ban_chunk == 0 || ban_chunk > MAX_BAN_CHUNK {

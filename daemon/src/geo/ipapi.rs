@@ -133,20 +133,6 @@ fn batch_url(base: &str) -> Result<String, IpApiError> {
     Ok(url.to_string())
 }
 
-/// The URL as shown to anyone who may read stats: no credentials, no query.
-fn redacted(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            u.set_query(None);
-            u.to_string().trim_end_matches('/').to_string()
-        }
-        Err(_) => "(unparsable URL)".into(),
-    }
-}
-
 /// "AS15169 Google LLC" → 15169.
 fn parse_asn(s: &str) -> Option<u32> {
     let digits = s.strip_prefix("AS")?;
@@ -177,16 +163,15 @@ pub struct IpApi {
 
 impl IpApi {
     pub fn new(url: &str, timeout: Duration, window: Duration) -> Result<IpApi, IpApiError> {
-        let http = reqwest::Client::builder()
+        let http = crate::http::client_builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("bangui/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| IpApiError::Transport(e.to_string()))?;
         Ok(IpApi {
             http,
-            url: redacted(url),
+            url: crate::urls::redacted(url),
             batch_url: batch_url(url)?,
             timeout,
             limit: Mutex::new(RateLimit::new(REQUESTS_PER_WINDOW, window)),
@@ -396,15 +381,6 @@ mod tests {
             batch_url("https://pro.ip-api.com?key=k")
                 .unwrap()
                 .starts_with("https://pro.ip-api.com/batch?key=k&fields=")
-        );
-    }
-
-    #[test]
-    fn urls_are_shown_without_secrets() {
-        assert_eq!(redacted("http://ip-api.com"), "http://ip-api.com");
-        assert_eq!(
-            redacted("https://user:secret@example.net/x?key=abc"),
-            "https://user:***@example.net/x"
         );
     }
 

@@ -515,7 +515,7 @@ impl Geo {
     /// Hands addresses to the background queue; never blocks. When the queue
     /// is full the rest are recorded as unresolved for geo_re_resolve.
     pub fn enqueue(&self, ips: impl IntoIterator<Item = IpAddr>) {
-        let overflow = self.inner.queue.push(ips);
+        let overflow = self.inner.queue.push(ips, true);
         if overflow.is_empty() {
             return;
         }
@@ -540,6 +540,12 @@ impl Geo {
                 );
             }
         }
+    }
+
+    /// Hands addresses over for resolution ahead of need (blocklist entries):
+    /// what does not fit in the queue is dropped, not kept for re-resolve.
+    pub fn prewarm(&self, ips: impl IntoIterator<Item = IpAddr>) {
+        self.inner.queue.push(ips, false);
     }
 
     /// Resolves queued addresses until `stop` is cancelled.

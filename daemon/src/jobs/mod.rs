@@ -1,5 +1,6 @@
 //! The built-in jobs, one file each, and their default schedules.
 
+mod blocklist_import;
 mod geo_cache_flush;
 mod geo_re_resolve;
 mod health_check;
@@ -10,6 +11,7 @@ mod test_sleep;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::blocklist::Blocklists;
 use crate::clock::Clock;
 use crate::fail2ban::Fail2ban;
 use crate::fail2ban::health::Health;
@@ -17,6 +19,7 @@ use crate::geo::Geo;
 use crate::scheduler::{Job, JobSpec};
 use crate::sessions::Sessions;
 
+pub use blocklist_import::BlocklistImport;
 pub use geo_cache_flush::GeoCacheFlush;
 pub use geo_re_resolve::GeoReResolve;
 pub use health_check::HealthCheck;
@@ -30,6 +33,7 @@ pub struct JobDeps {
     pub fail2ban: Arc<Fail2ban>,
     pub health: Arc<Health>,
     pub geo: Geo,
+    pub blocklists: Blocklists,
     pub clock: Clock,
     /// Switched on by `BANGUI_TEST_HOOKS=1` in builds with the `test-hooks` feature.
     pub test_hooks: bool,
@@ -44,6 +48,12 @@ pub fn defaults(test_hooks: bool) -> Vec<JobSpec> {
             Duration::from_secs(10),
         ),
         JobSpec::new(session_cleanup::ID, 6 * HOUR, Duration::from_secs(30)),
+        // Looks for due sources every 5 minutes; each source has its own interval.
+        JobSpec::new(
+            blocklist_import::ID,
+            Duration::from_secs(300),
+            Duration::from_secs(600),
+        ),
         JobSpec::new(
             geo_cache_flush::ID,
             Duration::from_secs(60),
@@ -79,6 +89,9 @@ pub fn build(id: &str, deps: &JobDeps) -> Option<Arc<dyn Job>> {
             clock: deps.clock.clone(),
         })),
         session_cleanup::ID => Some(Arc::new(SessionCleanup::new(deps.sessions.clone()))),
+        blocklist_import::ID => Some(Arc::new(BlocklistImport {
+            blocklists: deps.blocklists.clone(),
+        })),
         geo_cache_flush::ID => Some(Arc::new(GeoCacheFlush {
             geo: deps.geo.clone(),
         })),

@@ -3,6 +3,7 @@
 //! Append-only: new variants of [`Request`] and [`Response`] go at the end.
 
 mod bans;
+mod blocklist;
 mod fail2ban;
 mod geo;
 mod jobs;
@@ -12,6 +13,10 @@ mod status;
 use serde::{Deserialize, Serialize};
 
 pub use bans::{BanReport, BanRequest, BannedIn, BannedQuery, Refused, UnbanRequest};
+pub use blocklist::{
+    AddSource, EnableSource, ImportPlan, ImportRunInfo, ListImportRuns, ReasonCount, RemoveSource,
+    RunImport, SourceInfo, SourceName, SourceRemoved,
+};
 pub use fail2ban::{Fail2banHealth, Fail2banState, JailCounts, JailStatusInfo, JailStatusQuery};
 pub use geo::{
     GeoFlushed, GeoForget, GeoForgotten, GeoInfo, GeoLookup, GeoStatsInfo, GeoUnresolvedQuery,
@@ -53,6 +58,14 @@ pub enum Request {
     GeoUnresolved(GeoUnresolvedQuery),
     GeoFlush,
     GeoForget(GeoForget),
+    AddSource(AddSource),
+    ListSources,
+    ShowSource(SourceName),
+    EnableSource(EnableSource),
+    RemoveSource(RemoveSource),
+    RunImport(RunImport),
+    ListImportRuns(ListImportRuns),
+    PlanImport(SourceName),
 }
 
 impl Request {
@@ -65,7 +78,11 @@ impl Request {
             | Request::Ban(_)
             | Request::Unban(_)
             | Request::GeoFlush
-            | Request::GeoForget(_) => true,
+            | Request::GeoForget(_)
+            | Request::AddSource(_)
+            | Request::EnableSource(_)
+            | Request::RemoveSource(_)
+            | Request::RunImport(_) => true,
             // A remote lookup spends the shared ip-api budget.
             Request::GeoLookup(r) => r.remote,
             Request::Ping
@@ -80,7 +97,12 @@ impl Request {
             | Request::JailStatus(_)
             | Request::Banned(_)
             | Request::GeoStats
-            | Request::GeoUnresolved(_) => false,
+            | Request::GeoUnresolved(_)
+            | Request::ListSources
+            | Request::ShowSource(_)
+            | Request::ListImportRuns(_) => false,
+            // A plan downloads the list and asks fail2ban: an administrator's call.
+            Request::PlanImport(_) => true,
         }
     }
 
@@ -108,6 +130,14 @@ impl Request {
             Request::GeoUnresolved(_) => "geo_unresolved",
             Request::GeoFlush => "geo_flush",
             Request::GeoForget(_) => "geo_forget",
+            Request::AddSource(_) => "add_source",
+            Request::ListSources => "list_sources",
+            Request::ShowSource(_) => "show_source",
+            Request::EnableSource(_) => "enable_source",
+            Request::RemoveSource(_) => "remove_source",
+            Request::RunImport(_) => "run_import",
+            Request::ListImportRuns(_) => "list_import_runs",
+            Request::PlanImport(_) => "plan_import",
         }
     }
 }
@@ -133,6 +163,11 @@ pub enum Response {
     GeoStats(GeoStatsInfo),
     GeoFlushed(GeoFlushed),
     GeoForgotten(GeoForgotten),
+    Source(SourceInfo),
+    Sources(Vec<SourceInfo>),
+    SourceRemoved(SourceRemoved),
+    ImportRuns(Vec<ImportRunInfo>),
+    ImportPlan(ImportPlan),
 }
 
 impl Response {
@@ -157,6 +192,11 @@ impl Response {
             Response::GeoStats(_) => "geo_stats",
             Response::GeoFlushed(_) => "geo_flushed",
             Response::GeoForgotten(_) => "geo_forgotten",
+            Response::Source(_) => "source",
+            Response::Sources(_) => "sources",
+            Response::SourceRemoved(_) => "source_removed",
+            Response::ImportRuns(_) => "import_runs",
+            Response::ImportPlan(_) => "import_plan",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Request handlers, one file per command group, and the one `match` that
 //! routes a request to its handler.
 
+mod blocklist;
 mod fail2ban;
 mod geo;
 mod jobs;
@@ -41,6 +42,14 @@ pub async fn dispatch(
         Request::GeoUnresolved(r) => geo::unresolved(ctx, r),
         Request::GeoFlush => geo::flush(ctx, peer).await,
         Request::GeoForget(r) => geo::forget(ctx, peer, r).await,
+        Request::AddSource(r) => blocklist::add(ctx, peer, r).await,
+        Request::ListSources => blocklist::list(ctx).await,
+        Request::ShowSource(r) => blocklist::show(ctx, r).await,
+        Request::EnableSource(r) => blocklist::enable(ctx, r).await,
+        Request::RemoveSource(r) => blocklist::remove(ctx, peer, r).await,
+        Request::RunImport(r) => blocklist::run(ctx, r).await,
+        Request::ListImportRuns(r) => blocklist::runs(ctx, r).await,
+        Request::PlanImport(r) => blocklist::plan(ctx, r).await,
     }
 }
 

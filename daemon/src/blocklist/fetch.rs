@@ -1,0 +1,327 @@
+//! Downloading a list: http(s) with connect and total timeouts, a body limit
+//! (counted after gzip decoding), a redirect limit that also refuses an
+//! https → http downgrade, conditional requests, and retries with back-off and
+//! jitter; `file://` URLs read the file. The body is parsed as it arrives.
+
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio_util::sync::CancellationToken;
+
+use super::parse::{ParseError, ParsedList, Parser};
+use crate::config::BlocklistConfig;
+
+/// Validators from the last successful download.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Fetched {
+    /// 304, or a file whose size and time are unchanged.
+    NotModified,
+    Body {
+        list: ParsedList,
+        validators: Validators,
+        bytes: u64,
+        /// "200, 1.2 MB" and the like, for the run record.
+        summary: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    #[error("HTTP {0}")]
+    Status(u16),
+    #[error("the list is larger than {0} bytes (blocklist.max_body)")]
+    TooLarge(u64),
+    #[error("the download did not finish within {0:?} (blocklist.timeout)")]
+    Timeout(Duration),
+    #[error("{0}")]
+    Transport(String),
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error("cannot read the file: {0}")]
+    File(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl FetchError {
+    /// Worth another attempt in the same run.
+    fn retryable(&self) -> bool {
+        match self {
+            FetchError::Status(code) => *code == 429 || *code >= 500,
+            FetchError::Timeout(_) | FetchError::Transport(_) => true,
+            _ => false,
+        }
+    }
+}
+
+pub struct Fetcher {
+    http: reqwest::Client,
+    timeout: Duration,
+    max_body: u64,
+    retries: u32,
+}
+
+/// Reads an error and its causes into one line, without the URL.
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// The redirect rule, separate so it can be tested: at most `max` redirects,
+/// and never from https to anything else.
+pub fn redirect_refusal(
+    previous: &[reqwest::Url],
+    next: &reqwest::Url,
+    max: usize,
+) -> Option<String> {
+    if previous.len() > max {
+        return Some(format!(
+            "more than {max} redirects (blocklist.max_redirects)"
+        ));
+    }
+    if previous.last().is_some_and(|u| u.scheme() == "https") && next.scheme() != "https" {
+        return Some("refusing a redirect from https to http".into());
+    }
+    None
+}
+
+impl Fetcher {
+    pub fn new(cfg: &BlocklistConfig) -> Result<Fetcher, String> {
+        let max = cfg.max_redirects;
+        let http = crate::http::client_builder()
+            .connect_timeout(cfg.connect_timeout)
+            .timeout(cfg.timeout)
+            .redirect(reqwest::redirect::Policy::custom(
+                move |attempt| match redirect_refusal(attempt.previous(), attempt.url(), max) {
+                    Some(why) => attempt.error(why),
+                    None => attempt.follow(),
+                },
+            ))
+            .build()
+            .map_err(|e| describe(e))?;
+        Ok(Fetcher {
+            http,
+            timeout: cfg.timeout,
+            max_body: cfg.max_body,
+            retries: cfg.retries,
+        })
+    }
+
+    /// Downloads and parses, retrying transient failures.
+    pub async fn fetch(
+        &self,
+        url: &str,
+        validators: &Validators,
+        cancel: &CancellationToken,
+    ) -> Result<Fetched, FetchError> {
+        let mut attempt = 0;
+        loop {
+            let result = tokio::select! {
+                r = self.once(url, validators) => r,
+                _ = cancel.cancelled() => return Err(FetchError::Cancelled),
+            };
+            match result {
+                Err((e, retry_after)) if e.retryable() && attempt < self.retries => {
+                    attempt += 1;
+                    let wait = retry_after.unwrap_or_else(|| backoff(attempt));
+                    tracing::info!(error = %e, attempt, wait_ms = wait.as_millis() as u64, "download failed; trying again");
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = cancel.cancelled() => return Err(FetchError::Cancelled),
+                    }
+                }
+                Err((e, _)) => return Err(e),
+                Ok(fetched) => return Ok(fetched),
+            }
+        }
+    }
+
+    async fn once(
+        &self,
+        url: &str,
+        validators: &Validators,
+    ) -> Result<Fetched, (FetchError, Option<Duration>)> {
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|e| (FetchError::Transport(format!("bad URL: {e}")), None))?;
+        if parsed.scheme() == "file" {
+            let path = parsed
+                .to_file_path()
+                .map_err(|()| (FetchError::File("not a local path".into()), None))?;
+            return self.file(&path, validators).await.map_err(|e| (e, None));
+        }
+        let mut request = self.http.get(parsed);
+        if let Some(etag) = &validators.etag {
+            request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+        }
+        if let Some(lm) = &validators.last_modified {
+            request = request.header(reqwest::header::IF_MODIFIED_SINCE, lm);
+        }
+        let mut response = request.send().await.map_err(|e| (self.error(e), None))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(Fetched::NotModified);
+        }
+        if !status.is_success() {
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(|s| Duration::from_secs(s.min(60)));
+            return Err((FetchError::Status(status.as_u16()), retry_after));
+        }
+        let header = |name: reqwest::header::HeaderName| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.chars().take(200).collect::<String>())
+        };
+        let validators = Validators {
+            etag: header(reqwest::header::ETAG),
+            last_modified: header(reqwest::header::LAST_MODIFIED),
+        };
+        let mut parser = Parser::new();
+        let mut bytes = 0u64;
+        while let Some(chunk) = response.chunk().await.map_err(|e| (self.error(e), None))? {
+            bytes += chunk.len() as u64;
+            if bytes > self.max_body {
+                return Err((FetchError::TooLarge(self.max_body), None));
+            }
+            parser.feed(&chunk).map_err(|e| (e.into(), None))?;
+        }
+        let list = parser.finish().map_err(|e| (e.into(), None))?;
+        Ok(Fetched::Body {
+            list,
+            validators,
+            bytes,
+            summary: format!("HTTP {}, {}", status.as_u16(), size(bytes)),
+        })
+    }
+
+    async fn file(
+        &self,
+        path: &std::path::Path,
+        validators: &Validators,
+    ) -> Result<Fetched, FetchError> {
+        let file_error = |e: std::io::Error| FetchError::File(e.to_string());
+        let mut file = tokio::fs::File::open(path).await.map_err(file_error)?;
+        let meta = file.metadata().await.map_err(file_error)?;
+        let stamp = format!(
+            "{}-{}",
+            meta.len(),
+            meta.modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos())
+        );
+        if validators.etag.as_deref() == Some(stamp.as_str()) {
+            return Ok(Fetched::NotModified);
+        }
+        let mut parser = Parser::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut bytes = 0u64;
+        loop {
+            let n = file.read(&mut buf).await.map_err(file_error)?;
+            if n == 0 {
+                break;
+            }
+            bytes += n as u64;
+            if bytes > self.max_body {
+                return Err(FetchError::TooLarge(self.max_body));
+            }
+            parser.feed(&buf[..n])?;
+        }
+        Ok(Fetched::Body {
+            list: parser.finish()?,
+            validators: Validators {
+                etag: Some(stamp),
+                last_modified: None,
+            },
+            bytes,
+            summary: format!("file, {}", size(bytes)),
+        })
+    }
+
+    fn error(&self, e: reqwest::Error) -> FetchError {
+        if e.is_timeout() {
+            FetchError::Timeout(self.timeout)
+        } else {
+            FetchError::Transport(describe(e))
+        }
+    }
+}
+
+/// 1 s, 2 s, 4 s … (at most 30 s), plus up to half again at random, so that
+/// many hosts retrying one server do not retry in step.
+fn backoff(attempt: u32) -> Duration {
+    let base =
+        Duration::from_secs(1u64 << attempt.saturating_sub(1).min(5)).min(Duration::from_secs(30));
+    let jitter = getrandom::u32().unwrap_or(0) % 500;
+    base + base * jitter / 1000
+}
+
+pub fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1u32 << 20)),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> reqwest::Url {
+        reqwest::Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn redirects_are_limited_and_never_downgrade() {
+        let https = url("https://a.example/list");
+        let http = url("http://b.example/list");
+        assert_eq!(
+            redirect_refusal(&[url("http://a.example")], &https, 5),
+            None
+        );
+        assert!(
+            redirect_refusal(&[https.clone()], &http, 5)
+                .unwrap()
+                .contains("https to http")
+        );
+        let chain: Vec<_> = (0..6)
+            .map(|i| url(&format!("http://h{i}.example")))
+            .collect();
+        assert!(
+            redirect_refusal(&chain, &http, 5)
+                .unwrap()
+                .contains("more than 5")
+        );
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter() {
+        for attempt in 1..8 {
+            let d = backoff(attempt);
+            let base = Duration::from_secs(1 << (attempt - 1).min(5)).min(Duration::from_secs(30));
+            assert!(d >= base && d < base * 3 / 2, "{attempt}: {d:?}");
+        }
+    }
+}

@@ -1,0 +1,557 @@
+//! One import of one source, start to end.
+//!
+//! Download and parse → allowlist and cap → reconcile bangui's ban records
+//! with fail2ban's banned list (bans fail2ban lost are forgotten and sent
+//! again; batches acknowledged before a crash are confirmed) → record the new
+//! list → send the bans in batches, each batch recorded before it goes out →
+//! unban what left the list, once fail2ban has stored the ban.
+//!
+//! Whatever moment the daemon dies at, the records say at most "maybe sent";
+//! the next run asks fail2ban, so nothing is banned twice or lost.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bangui_proto::messages::{ImportRunInfo, ReasonCount};
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+use super::fetch::{Fetched, Validators};
+use super::store::{self, SourceRow};
+use super::{Inner, persisted};
+use crate::bans::Screened;
+use crate::targets::Target;
+
+/// The list as it will be applied.
+pub struct Prepared {
+    /// Allowed by the allowlist, within the cap, sorted.
+    pub wanted: Vec<Target>,
+    pub hash: Option<Vec<u8>>,
+    pub validators: Validators,
+}
+
+/// What reconciling and diffing found.
+#[derive(Default)]
+pub struct Changes {
+    pub added: Vec<Target>,
+    pub removed: Vec<Target>,
+    pub lost: Vec<Target>,
+    pub confirm: Vec<i64>,
+    pub adopt: Vec<Target>,
+    pub to_send: Vec<Target>,
+    pub to_unban: Vec<Target>,
+    /// Recorded bans fail2ban holds, with when their batch was acknowledged.
+    pub held: HashSet<Target>,
+    pub relisted_lost: u64,
+}
+
+pub fn new_run(source: &SourceRow, jail: &str, trigger: &str, now: i64) -> ImportRunInfo {
+    ImportRunInfo {
+        id: 0,
+        source: source.name.clone(),
+        jail: jail.to_string(),
+        trigger: trigger.to_string(),
+        status: "running".into(),
+        started_at: now,
+        finished_at: None,
+        content_sha256: None,
+        download: None,
+        lines: 0,
+        entries: 0,
+        invalid: 0,
+        duplicates: 0,
+        too_broad: 0,
+        refused: 0,
+        refused_by: Vec::new(),
+        over_cap: 0,
+        lost: 0,
+        to_ban: 0,
+        banned: 0,
+        to_unban: 0,
+        unbanned: 0,
+        deferred: 0,
+        samples: Vec::new(),
+        error: None,
+    }
+}
+
+/// Downloads, parses, screens and caps. Errors are for the run record.
+pub async fn prepare(
+    inner: &Inner,
+    source: &SourceRow,
+    jail: &str,
+    run: &mut ImportRunInfo,
+    conditional: bool,
+    cancel: &CancellationToken,
+) -> Result<Prepared, String> {
+    let validators = if conditional {
+        Validators {
+            etag: source.etag.clone(),
+            last_modified: source.last_modified.clone(),
+        }
+    } else {
+        Validators::default()
+    };
+    let fetched = inner
+        .fetcher
+        .fetch(&source.url, &validators, cancel)
+        .await
+        .map_err(|e| format!("download failed: {e}"))?;
+    let (entries, hash, validators) = match fetched {
+        Fetched::NotModified => {
+            run.download = Some("not modified".into());
+            let name = source.name.clone();
+            let stored = inner
+                .db
+                .call(move |conn| store::entries(conn, &name))
+                .await
+                .map_err(|e| e.to_string())?;
+            run.entries = stored.len() as u64;
+            (stored, source.content_sha256.clone(), validators)
+        }
+        Fetched::Body {
+            list,
+            validators,
+            summary,
+            ..
+        } => {
+            run.download = Some(summary);
+            run.lines = list.lines;
+            run.entries = list.entries.len() as u64;
+            run.invalid = list.invalid;
+            run.duplicates = list.duplicates;
+            run.too_broad = list.too_broad;
+            run.samples = list.samples;
+            if list.entries.is_empty() {
+                return Err(
+                    "the download holds no valid entries (an error page?); nothing changed".into(),
+                );
+            }
+            if list.invalid > list.entries.len() as u64 {
+                return Err(format!(
+                    "most lines are not addresses ({} invalid, {} valid); nothing changed",
+                    list.invalid,
+                    list.entries.len()
+                ));
+            }
+            let hash = content_hash(&list.entries);
+            (list.entries, Some(hash), validators)
+        }
+    };
+    run.content_sha256 = hash.as_ref().map(hex::encode);
+
+    let screened = inner
+        .bans
+        .screen(
+            jail,
+            Screened {
+                accepted: entries,
+                refused: Vec::new(),
+            },
+        )
+        .await
+        .map_err(|e| format!("cannot check the allowlist against fail2ban: {e}"))?;
+    run.refused = screened.refused.len() as u64;
+    let mut by: BTreeMap<String, u64> = BTreeMap::new();
+    for r in &screened.refused {
+        *by.entry(r.reason.clone()).or_default() += 1;
+    }
+    run.refused_by = by
+        .into_iter()
+        .map(|(reason, count)| ReasonCount { reason, count })
+        .collect();
+    let mut wanted = screened.accepted;
+    let cap = usize::try_from(source.max_entries).unwrap_or(usize::MAX);
+    if wanted.len() > cap {
+        run.over_cap = (wanted.len() - cap) as u64;
+        wanted.truncate(cap);
+    }
+    wanted.sort_unstable();
+    Ok(Prepared {
+        wanted,
+        hash,
+        validators,
+    })
+}
+
+/// SHA-256 of the list's distinct entries in canonical form and order.
+pub fn content_hash(entries: &[Target]) -> Vec<u8> {
+    let mut sorted = entries.to_vec();
+    sorted.sort_unstable();
+    let mut hasher = Sha256::new();
+    for t in &sorted {
+        hasher.update(t.to_string().as_bytes());
+        hasher.update(b"\n");
+    }
+    hasher.finalize().to_vec()
+}
+
+/// Sorted-merge difference: items of `a` not in `b`.
+fn minus(a: &[Target], b: &[Target]) -> Vec<Target> {
+    let mut out = Vec::new();
+    let mut j = 0;
+    for x in a {
+        while j < b.len() && b[j] < *x {
+            j += 1;
+        }
+        if j >= b.len() || b[j] != *x {
+            out.push(*x);
+        }
+    }
+    out
+}
+
+/// Reconciles with fail2ban and works out every change; writes nothing.
+pub async fn changes(
+    inner: &Inner,
+    source: &str,
+    jail: &str,
+    wanted: &[Target],
+) -> Result<Changes, String> {
+    let banned = inner
+        .bans
+        .fail2ban()
+        .banned_list(jail)
+        .await
+        .map_err(|e| format!("cannot read fail2ban's banned list of `{jail}`: {e}"))?;
+    let in_fail2ban: HashSet<Target> = banned
+        .iter()
+        .filter_map(|s| Target::parse(s).ok())
+        .collect();
+    drop(banned);
+    let (name, j, default) = (
+        source.to_string(),
+        jail.to_string(),
+        inner.default_jail.clone(),
+    );
+    let (previous, recorded, orphans) = inner
+        .db
+        .call(move |conn| {
+            Ok((
+                store::entries(conn, &name)?,
+                store::bans(conn, &j)?,
+                store::orphans(conn, &j, &default)?,
+            ))
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+
+    let mut c = Changes::default();
+    let mut confirm = HashSet::new();
+    for row in &recorded {
+        if in_fail2ban.contains(&row.target) {
+            c.held.insert(row.target);
+            if row.confirmed_at.is_none() {
+                confirm.insert(row.chunk);
+            }
+        } else {
+            c.lost.push(row.target);
+        }
+    }
+    c.confirm = confirm.into_iter().collect();
+    c.added = minus(wanted, &previous);
+    c.removed = minus(&previous, wanted);
+    let lost: HashSet<Target> = c.lost.iter().copied().collect();
+    for t in wanted {
+        if !in_fail2ban.contains(t) {
+            c.to_send.push(*t);
+            if lost.contains(t) {
+                c.relisted_lost += 1;
+            }
+        } else if !c.held.contains(t) {
+            c.adopt.push(*t);
+        }
+    }
+    let wanted_set: HashSet<Target> = wanted.iter().copied().collect();
+    let mut candidates: Vec<Target> = c
+        .removed
+        .iter()
+        .chain(orphans.iter())
+        .filter(|t| c.held.contains(t) && !wanted_set.contains(t))
+        .copied()
+        .collect();
+    candidates.sort_unstable();
+    candidates.dedup();
+    let (name, j, default) = (
+        source.to_string(),
+        jail.to_string(),
+        inner.default_jail.clone(),
+    );
+    let (candidates, elsewhere) = inner
+        .db
+        .call(move |conn| {
+            let elsewhere = store::listed_elsewhere(conn, &name, &j, &default, &candidates)?;
+            Ok((candidates, elsewhere))
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    c.to_unban = candidates
+        .into_iter()
+        .filter(|t| !elsewhere.contains(t))
+        .collect();
+    Ok(c)
+}
+
+/// Applies `changes`: the records first, then the bans batch by batch, then the unbans.
+pub async fn apply(
+    inner: &Inner,
+    run: &mut ImportRunInfo,
+    c: Changes,
+    cancel: &CancellationToken,
+) -> Result<(), String> {
+    let now = inner.clock.now_unix();
+    run.lost = c.relisted_lost;
+    run.to_ban = c.to_send.len() as u64;
+    run.to_unban = c.to_unban.len() as u64;
+    {
+        let snapshot = run.clone();
+        let (source, jail) = (run.source.clone(), run.jail.clone());
+        let (removed, added, lost, confirm, adopt) =
+            (c.removed, c.added, c.lost, c.confirm, c.adopt);
+        inner
+            .db
+            .call(move |conn| {
+                store::prelude(
+                    conn,
+                    &store::Prelude {
+                        source: &source,
+                        jail: &jail,
+                        run: &snapshot,
+                        removed: &removed,
+                        added: &added,
+                        lost: &lost,
+                        confirm: &confirm,
+                        adopt: &adopt,
+                        now,
+                    },
+                )
+            })
+            .await
+            .map_err(|e| format!("cannot record the new list: {e}"))?;
+    }
+    ban_all(inner, run, Arc::new(c.to_send), cancel).await?;
+    unban_all(inner, run, c.to_unban, cancel).await
+}
+
+/// Sends bans in time-sized batches. While fail2ban works on one batch, the
+/// database confirms the previous one and records the next, so bookkeeping
+/// costs almost no time; a batch is always recorded before it is sent.
+async fn ban_all(
+    inner: &Inner,
+    run: &mut ImportRunInfo,
+    targets: Arc<Vec<Target>>,
+    cancel: &CancellationToken,
+) -> Result<(), String> {
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let batching = inner.bans.batching();
+    let fail2ban = Arc::clone(inner.bans.fail2ban());
+    let jail = run.jail.clone();
+    let step = |run: ImportRunInfo, confirm: Option<i64>, next: Option<std::ops::Range<usize>>| {
+        let targets = Arc::clone(&targets);
+        let jail = jail.clone();
+        let now = inner.clock.now_unix();
+        inner.db.call(move |conn| {
+            let next = next.as_ref().map(|r| (jail.as_str(), &targets[r.clone()]));
+            store::ban_step(conn, &run, confirm, next, now)
+        })
+    };
+    let mut size = batching.first;
+    let first = 0..size.min(targets.len());
+    let mut current = match step(run.clone(), None, Some(first.clone()))
+        .await
+        .map_err(|e| format!("cannot record a batch: {e}"))?
+    {
+        Some(id) => (id, first),
+        None => return Ok(()),
+    };
+    let mut last_confirmed = None;
+    loop {
+        if cancel.is_cancelled() {
+            finish_step(run, last_confirmed, &step).await;
+            return Err("stopped before all bans were sent".into());
+        }
+        let (id, range) = current.clone();
+        let following = range.end..(range.end + size).min(targets.len());
+        let following = (!following.is_empty()).then_some(following);
+        let started = Instant::now();
+        let (sent, recorded) = tokio::join!(
+            fail2ban.ban(&jail, &targets[range.clone()]),
+            step(run.clone(), last_confirmed.take(), following.clone()),
+        );
+        let recorded = recorded.map_err(|e| format!("cannot record a batch: {e}"))?;
+        match sent {
+            Ok(_) => {
+                run.banned += range.len() as u64;
+                size = batching.next(range.len(), started.elapsed());
+                last_confirmed = Some(id);
+            }
+            Err(e) => {
+                // The batch may or may not have reached fail2ban: the next run asks it.
+                return Err(format!(
+                    "fail2ban failed after {} of {} bans: {e}",
+                    run.banned, run.to_ban
+                ));
+            }
+        }
+        match (recorded, following) {
+            (Some(next_id), Some(next_range)) => current = (next_id, next_range),
+            _ => break,
+        }
+    }
+    finish_step(run, last_confirmed, &step).await;
+    Ok(())
+}
+
+/// Confirms the last acknowledged batch with the final progress.
+async fn finish_step<F, Fut>(run: &ImportRunInfo, confirm: Option<i64>, step: &F)
+where
+    F: Fn(ImportRunInfo, Option<i64>, Option<std::ops::Range<usize>>) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<i64>, crate::store::StoreError>>,
+{
+    if let Err(e) = step(run.clone(), confirm, None).await {
+        // Harmless: the next run confirms it against fail2ban.
+        tracing::warn!(error = %e, source = %run.source, "cannot confirm the last batch");
+    }
+}
+
+/// Unbans what left the list, but only bans fail2ban has stored.
+async fn unban_all(
+    inner: &Inner,
+    run: &mut ImportRunInfo,
+    targets: Vec<Target>,
+    cancel: &CancellationToken,
+) -> Result<(), String> {
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let (ready, deferred) = stored_bans(inner, &run.jail, targets).await;
+    run.deferred = deferred as u64;
+    if deferred > 0 {
+        tracing::info!(source = %run.source, deferred, "unbans put off until fail2ban has stored the bans");
+    }
+    let batching = inner.bans.batching();
+    let fail2ban = Arc::clone(inner.bans.fail2ban());
+    let mut size = batching.first;
+    let mut done = 0;
+    while done < ready.len() {
+        if cancel.is_cancelled() {
+            return Err("stopped before all unbans were sent".into());
+        }
+        let chunk: Vec<Target> = ready[done..(done + size).min(ready.len())].to_vec();
+        let (snapshot, jail, now) = (run.clone(), run.jail.clone(), inner.clock.now_unix());
+        let n = chunk.len();
+        let id = inner
+            .db
+            .call(move |conn| store::unban_intent(conn, &snapshot, &jail, n, now))
+            .await
+            .map_err(|e| format!("cannot record a batch: {e}"))?;
+        let started = Instant::now();
+        if let Err(e) = fail2ban.unban(&run.jail, &chunk).await {
+            return Err(format!(
+                "fail2ban failed after {} of {} unbans: {e}",
+                run.unbanned, run.to_unban
+            ));
+        }
+        size = batching.next(n, started.elapsed());
+        done += n;
+        run.unbanned += n as u64;
+        let (snapshot, jail, now) = (run.clone(), run.jail.clone(), inner.clock.now_unix());
+        inner
+            .db
+            .call(move |conn| store::unban_done(conn, &snapshot, id, &jail, &chunk, now))
+            .await
+            .map_err(|e| format!("cannot record an unban batch: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Splits `targets` into those whose ban fail2ban has stored and the rest.
+pub async fn stored_bans(inner: &Inner, jail: &str, targets: Vec<Target>) -> (Vec<Target>, usize) {
+    let dbfile = match inner.bans.fail2ban().dbfile().await {
+        Ok(db) => db,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot ask fail2ban for its database; unbans wait");
+            let n = targets.len();
+            return (Vec::new(), n);
+        }
+    };
+    let Some(dbfile) = dbfile else {
+        // No database: fail2ban restores nothing at restart, so nothing can come back.
+        return (targets, 0);
+    };
+    let jail_owned = jail.to_string();
+    let checked = tokio::task::spawn_blocking(move || {
+        let result = persisted::stored(&dbfile, &jail_owned, &targets);
+        (targets, result)
+    })
+    .await;
+    let Ok((targets, result)) = checked else {
+        return (Vec::new(), 0);
+    };
+    match result {
+        Ok(flags) => {
+            let mut ready = Vec::new();
+            let mut deferred = 0;
+            for (t, stored) in targets.into_iter().zip(flags) {
+                if stored {
+                    ready.push(t);
+                } else {
+                    deferred += 1;
+                }
+            }
+            (ready, deferred)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read fail2ban's database; unbanning only bans acknowledged over 5 minutes ago");
+            old_enough(inner, jail, targets).await
+        }
+    }
+}
+
+async fn old_enough(inner: &Inner, jail: &str, targets: Vec<Target>) -> (Vec<Target>, usize) {
+    let j = jail.to_string();
+    let rows = inner
+        .db
+        .call(move |conn| store::bans(conn, &j))
+        .await
+        .unwrap_or_default();
+    let cutoff = inner.clock.now_unix() - persisted::FALLBACK_AGE_SECS;
+    let old: HashSet<Target> = rows
+        .into_iter()
+        .filter(|r| r.confirmed_at.is_some_and(|t| t <= cutoff))
+        .map(|r| r.target)
+        .collect();
+    let total = targets.len();
+    let ready: Vec<Target> = targets.into_iter().filter(|t| old.contains(t)).collect();
+    let deferred = total - ready.len();
+    (ready, deferred)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Target {
+        Target::parse(s).unwrap()
+    }
+
+    #[test]
+    fn sorted_differences() {
+        let a = [t("11.0.0.1"), t("11.0.0.2"), t("11.0.0.4")];
+        let b = [t("11.0.0.2"), t("11.0.0.3")];
+        assert_eq!(minus(&a, &b), [t("11.0.0.1"), t("11.0.0.4")]);
+        assert_eq!(minus(&b, &a), [t("11.0.0.3")]);
+        assert!(minus(&[], &a).is_empty());
+    }
+
+    #[test]
+    fn the_hash_ignores_order() {
+        let a = [t("11.0.0.1"), t("2001:db8::1"), t("198.51.100.0/24")];
+        let b = [a[2], a[0], a[1]];
+        assert_eq!(content_hash(&a), content_hash(&b));
+        assert_ne!(content_hash(&a), content_hash(&a[..2]));
+    }
+}

@@ -1,0 +1,279 @@
+//! Blocklist text → distinct targets. Fed chunk by chunk as the body arrives,
+//! so a list is never held in memory twice.
+//!
+//! Accepted per line: an address or a network, optionally followed by other
+//! columns; `#` and `;` start comments (whole-line or inline); blank lines,
+//! CRLF, a UTF-8 BOM and surrounding white space are fine. The DShield
+//! "start end prefix …" form becomes start/prefix. Invalid lines are counted
+//! and a few kept as samples; they never fail the list. A NUL byte (a binary
+//! body) or an absurdly long line does.
+
+use std::collections::HashSet;
+
+use crate::targets::Target;
+
+/// Longer lines mean this is not a blocklist.
+pub const MAX_LINE: usize = 4096;
+/// Invalid lines kept for the run record.
+pub const MAX_SAMPLES: usize = 5;
+/// Broader networks are refused: almost certainly a mistake.
+pub const MIN_PREFIX_V4: u8 = 8;
+pub const MIN_PREFIX_V6: u8 = 32;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("the body is binary (a NUL byte on line {0}), not a blocklist")]
+    Binary(u64),
+    #[error("line {0} is longer than {MAX_LINE} bytes; this is not a blocklist")]
+    LineTooLong(u64),
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ParsedList {
+    /// Distinct targets, in the order the list first gives them.
+    pub entries: Vec<Target>,
+    pub lines: u64,
+    pub invalid: u64,
+    pub duplicates: u64,
+    /// Networks broader than /8 (IPv4) or /32 (IPv6).
+    pub too_broad: u64,
+    /// "line 7: `text`", at most [`MAX_SAMPLES`].
+    pub samples: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Parser {
+    list: ParsedList,
+    seen: HashSet<Target, foldhash::fast::RandomState>,
+    partial: Vec<u8>,
+    started: bool,
+}
+
+impl Parser {
+    pub fn new() -> Parser {
+        Parser::default()
+    }
+
+    pub fn feed(&mut self, mut chunk: &[u8]) -> Result<(), ParseError> {
+        if !self.started && !chunk.is_empty() {
+            self.started = true;
+            chunk = chunk.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(chunk);
+        }
+        if !self.partial.is_empty() {
+            match memchr::memchr(b'\n', chunk) {
+                None => {
+                    self.partial.extend_from_slice(chunk);
+                    if self.partial.len() > MAX_LINE {
+                        return Err(ParseError::LineTooLong(self.list.lines + 1));
+                    }
+                    return Ok(());
+                }
+                Some(end) => {
+                    let mut line = std::mem::take(&mut self.partial);
+                    line.extend_from_slice(&chunk[..end]);
+                    self.line(&line)?;
+                    chunk = &chunk[end + 1..];
+                }
+            }
+        }
+        let mut rest = chunk;
+        while let Some(end) = memchr::memchr(b'\n', rest) {
+            self.line(&rest[..end])?;
+            rest = &rest[end + 1..];
+        }
+        if rest.len() > MAX_LINE {
+            return Err(ParseError::LineTooLong(self.list.lines + 1));
+        }
+        self.partial.extend_from_slice(rest);
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<ParsedList, ParseError> {
+        if !self.partial.is_empty() {
+            let line = std::mem::take(&mut self.partial);
+            self.line(&line)?;
+        }
+        Ok(self.list)
+    }
+
+    fn line(&mut self, raw: &[u8]) -> Result<(), ParseError> {
+        self.list.lines += 1;
+        let number = self.list.lines;
+        if raw.len() > MAX_LINE {
+            return Err(ParseError::LineTooLong(number));
+        }
+        if memchr::memchr(0, raw).is_some() {
+            return Err(ParseError::Binary(number));
+        }
+        let data = match memchr::memchr2(b'#', b';', raw) {
+            Some(i) => &raw[..i],
+            None => raw,
+        };
+        let Ok(text) = std::str::from_utf8(data) else {
+            self.invalid(number, raw);
+            return Ok(());
+        };
+        let mut tokens = text.split_ascii_whitespace();
+        let Some(first) = tokens.next() else {
+            return Ok(());
+        };
+        let target = match Target::parse(first) {
+            Ok(t) => dshield(t, tokens).unwrap_or(Ok(t)),
+            Err(e) => Err(e),
+        };
+        match target {
+            Ok(t) if too_broad(&t) => {
+                self.list.too_broad += 1;
+                self.sample(number, raw);
+            }
+            Ok(t) => {
+                if self.seen.insert(t) {
+                    self.list.entries.push(t);
+                } else {
+                    self.list.duplicates += 1;
+                }
+            }
+            Err(_) => self.invalid(number, raw),
+        }
+        Ok(())
+    }
+
+    fn invalid(&mut self, number: u64, raw: &[u8]) {
+        self.list.invalid += 1;
+        self.sample(number, raw);
+    }
+
+    fn sample(&mut self, number: u64, raw: &[u8]) {
+        if self.list.samples.len() < MAX_SAMPLES {
+            let text: String = String::from_utf8_lossy(raw)
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(80)
+                .collect();
+            self.list
+                .samples
+                .push(format!("line {number}: `{}`", text.trim()));
+        }
+    }
+}
+
+/// "start end prefix …" (DShield's block list): start/prefix, when it fits.
+fn dshield<'a>(
+    start: Target,
+    mut rest: impl Iterator<Item = &'a str>,
+) -> Option<Result<Target, crate::targets::TargetError>> {
+    if !start.is_host() {
+        return None;
+    }
+    let end = Target::parse(rest.next()?).ok()?;
+    let prefix: u8 = rest.next()?.parse().ok()?;
+    if !end.is_host() || start.net().addr().is_ipv4() != end.net().addr().is_ipv4() {
+        return None;
+    }
+    Some(Target::parse(&format!("{}/{prefix}", start.net().addr())))
+}
+
+fn too_broad(t: &Target) -> bool {
+    let net = t.net();
+    let min = if net.addr().is_ipv4() {
+        MIN_PREFIX_V4
+    } else {
+        MIN_PREFIX_V6
+    };
+    net.prefix_len() < min
+}
+
+/// Parses a whole body at once.
+pub fn parse(body: &[u8]) -> Result<ParsedList, ParseError> {
+    let mut p = Parser::new();
+    p.feed(body)?;
+    p.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(list: &ParsedList) -> Vec<String> {
+        list.entries.iter().map(Target::to_string).collect()
+    }
+
+    #[test]
+    fn the_usual_formats() {
+        let body = "\u{feff}# a comment\r\n\
+            ; another\r\n\
+            \r\n\
+            192.0.2.7\r\n\
+              198.51.100.0/24 ; SBL123456\r\n\
+            2001:db8::1   # inline\n\
+            203.0.113.9\textra\tcolumns\n\
+            192.0.2.7\n\
+            61.160.194.0\t61.160.194.255\t24\tAttacks\tName\n\
+            ::ffff:192.0.2.8\n\
+            not-an-address\n\
+            1.2.3.4/33\n\
+            16.0.0.0/4\n\
+            198.51.100.7/24\n\
+            2001:db8::/16\n\
+            192.0.2.99";
+        let list = parse(body.as_bytes()).unwrap();
+        assert_eq!(
+            strings(&list),
+            [
+                "192.0.2.7",
+                "198.51.100.0/24",
+                "2001:db8::1",
+                "203.0.113.9",
+                "61.160.194.0/24",
+                "192.0.2.8",
+                "192.0.2.99"
+            ]
+        );
+        assert_eq!(list.duplicates, 1);
+        assert_eq!(list.invalid, 3);
+        assert_eq!(list.too_broad, 2);
+        assert_eq!(list.lines, 16);
+        assert_eq!(list.samples.len(), 5);
+        assert_eq!(list.samples[0], "line 11: `not-an-address`");
+    }
+
+    #[test]
+    fn chunk_boundaries_do_not_matter() {
+        let body: String = (0..500)
+            .map(|i| format!("11.0.{}.{} # n{i}\r\n", i / 250, i % 250))
+            .collect();
+        let whole = parse(body.as_bytes()).unwrap();
+        for size in [1, 2, 3, 7, 64, 1000] {
+            let mut p = Parser::new();
+            for chunk in body.as_bytes().chunks(size) {
+                p.feed(chunk).unwrap();
+            }
+            assert_eq!(p.finish().unwrap(), whole, "chunks of {size}");
+        }
+        assert_eq!(whole.entries.len(), 500);
+    }
+
+    #[test]
+    fn binary_and_endless_lines_are_refused() {
+        assert_eq!(parse(b"1.2.3.4\n\x00\x01\x02"), Err(ParseError::Binary(2)));
+        let long = vec![b'1'; MAX_LINE + 1];
+        assert_eq!(parse(&long), Err(ParseError::LineTooLong(1)));
+        let mut p = Parser::new();
+        p.feed(b"1.2.3.4\n").unwrap();
+        let mut failed = false;
+        for _ in 0..100 {
+            if p.feed(&[b'7'; 100]).is_err() {
+                failed = true;
+                break;
+            }
+        }
+        assert!(failed, "a line that never ends is refused while it streams");
+    }
+
+    #[test]
+    fn invalid_utf8_is_an_invalid_line() {
+        let list = parse(b"\xff\xfe1.2.3.4\n192.0.2.1\n").unwrap();
+        assert_eq!(list.invalid, 1);
+        assert_eq!(strings(&list), ["192.0.2.1"]);
+    }
+}

@@ -1,0 +1,153 @@
+//! The `[blocklist]` section: download limits and the sources named in the file.
+
+use std::time::Duration;
+
+use super::ConfigError;
+use super::file::BlocklistSection;
+
+/// A source as the config file (or `bangui-ctl blocklist add`) gives it, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceConfig {
+    pub name: String,
+    pub url: String,
+    pub interval: Duration,
+    pub jail: Option<String>,
+    pub max_entries: u64,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlocklistConfig {
+    pub connect_timeout: Duration,
+    /// The whole download, body included.
+    pub timeout: Duration,
+    pub max_body: u64,
+    pub max_redirects: usize,
+    /// Further attempts after a failed download, with back-off and jitter.
+    pub retries: u32,
+    pub default_interval: Duration,
+    pub default_max_entries: u64,
+    pub sources: Vec<SourceConfig>,
+}
+
+pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
+pub const MAX_ENTRIES_LIMIT: u64 = 10_000_000;
+
+/// Checks a source name: short, and safe in logs, file names and tables.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a source name (1-64 letters, digits, - _ .)",
+            name.chars().take(64).collect::<String>()
+        ))
+    }
+}
+
+/// Checks a source URL: http, https or file, with a host or an absolute path.
+pub fn check_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL ({e})"))?;
+    match parsed.scheme() {
+        "http" | "https" if parsed.host_str().is_some() => Ok(()),
+        "file" if parsed.to_file_path().is_ok() => Ok(()),
+        _ => Err("must be an http://, https:// or file:// URL".into()),
+    }
+}
+
+pub fn check_interval(interval: Duration) -> Result<(), String> {
+    if interval < MIN_INTERVAL {
+        return Err("must be at least 1 minute".into());
+    }
+    Ok(())
+}
+
+pub fn check_max_entries(n: u64) -> Result<(), String> {
+    if n == 0 || n > MAX_ENTRIES_LIMIT {
+        return Err(format!("must be between 1 and {MAX_ENTRIES_LIMIT}"));
+    }
+    Ok(())
+}
+
+pub fn blocklist_config(
+    b: BlocklistSection,
+    invalid: &impl Fn(&str, String) -> ConfigError,
+) -> Result<BlocklistConfig, ConfigError> {
+    let positive = |v: Option<Duration>, default: Duration, key: &str| {
+        let v = v.unwrap_or(default);
+        if v.is_zero() {
+            Err(invalid(key, "must be longer than zero".into()))
+        } else {
+            Ok(v)
+        }
+    };
+    let default_interval = b.default_interval.unwrap_or(Duration::from_secs(24 * 3600));
+    check_interval(default_interval).map_err(|e| invalid("blocklist.default_interval", e))?;
+    let default_max_entries = b.default_max_entries.unwrap_or(1_000_000);
+    check_max_entries(default_max_entries)
+        .map_err(|e| invalid("blocklist.default_max_entries", e))?;
+    let max_body = b.max_body.unwrap_or(128 * 1024 * 1024);
+    if max_body < 1024 {
+        return Err(invalid(
+            "blocklist.max_body",
+            "must be at least 1024 bytes".into(),
+        ));
+    }
+    let max_redirects = b.max_redirects.unwrap_or(5);
+    if max_redirects > 20 {
+        return Err(invalid(
+            "blocklist.max_redirects",
+            "must be at most 20".into(),
+        ));
+    }
+    let retries = b.retries.unwrap_or(2);
+    if retries > 10 {
+        return Err(invalid("blocklist.retries", "must be at most 10".into()));
+    }
+    let mut sources: Vec<SourceConfig> = Vec::new();
+    for (i, s) in b.source.into_iter().enumerate() {
+        let key = |field: &str| format!("blocklist.source[{i}].{field}");
+        check_name(&s.name).map_err(|e| invalid(&key("name"), e))?;
+        if sources.iter().any(|o| o.name == s.name) {
+            return Err(invalid(
+                &key("name"),
+                format!("`{}` is named twice", s.name),
+            ));
+        }
+        check_url(&s.url).map_err(|e| invalid(&key("url"), e))?;
+        let interval = s.interval.unwrap_or(default_interval);
+        check_interval(interval).map_err(|e| invalid(&key("interval"), e))?;
+        if let Some(jail) = &s.jail {
+            super::check_jail_name(jail).map_err(|e| invalid(&key("jail"), e))?;
+        }
+        let max_entries = s.max_entries.unwrap_or(default_max_entries);
+        check_max_entries(max_entries).map_err(|e| invalid(&key("max_entries"), e))?;
+        sources.push(SourceConfig {
+            name: s.name,
+            url: s.url,
+            interval,
+            jail: s.jail,
+            max_entries,
+            enabled: s.enabled.unwrap_or(true),
+        });
+    }
+    Ok(BlocklistConfig {
+        connect_timeout: positive(
+            b.connect_timeout,
+            Duration::from_secs(10),
+            "blocklist.connect_timeout",
+        )?,
+        timeout: positive(b.timeout, Duration::from_secs(300), "blocklist.timeout")?,
+        max_body,
+        max_redirects,
+        retries,
+        default_interval,
+        default_max_entries,
+        sources,
+    })
+}

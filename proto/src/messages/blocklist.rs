@@ -1,0 +1,148 @@
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddSource {
+    pub name: String,
+    /// http://, https:// or file:// URL.
+    pub url: String,
+    /// The daemon's default (24 h) when absent.
+    pub interval_secs: Option<u64>,
+    /// The daemon's fail2ban.blocklist_jail when absent.
+    pub jail: Option<String>,
+    pub max_entries: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceName {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnableSource {
+    pub name: String,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoveSource {
+    pub name: String,
+    /// Also lift the bans only this source asked for.
+    pub unban: bool,
+}
+
+/// Import now: one source, or every enabled one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunImport {
+    pub name: Option<String>,
+    /// Answer when the imports have finished, with their records.
+    pub wait: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListImportRuns {
+    pub source: Option<String>,
+    /// Only runs still going.
+    pub running: bool,
+    pub limit: u32,
+}
+
+/// A count of refusals for one reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasonCount {
+    pub reason: String,
+    pub count: u64,
+}
+
+/// One import of one source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRunInfo {
+    pub id: u64,
+    pub source: String,
+    pub jail: String,
+    /// schedule or manual.
+    pub trigger: String,
+    /// running, completed, unchanged, failed or interrupted.
+    pub status: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    /// Hex SHA-256 of the normalised list.
+    pub content_sha256: Option<String>,
+    /// How the download went, e.g. "200, 1.2 MB" or "304 not modified".
+    pub download: Option<String>,
+    pub lines: u64,
+    /// Distinct valid entries the list gives.
+    pub entries: u64,
+    pub invalid: u64,
+    pub duplicates: u64,
+    /// Networks broader than /8 (IPv4) or /32 (IPv6), refused.
+    pub too_broad: u64,
+    /// Refused by the allowlist.
+    pub refused: u64,
+    pub refused_by: Vec<ReasonCount>,
+    /// Entries past the source's max_entries.
+    pub over_cap: u64,
+    /// Bans bangui had made that fail2ban no longer held (restart, expiry).
+    pub lost: u64,
+    pub to_ban: u64,
+    pub banned: u64,
+    pub to_unban: u64,
+    pub unbanned: u64,
+    /// Unbans put off until fail2ban has stored the ban.
+    pub deferred: u64,
+    /// A few invalid lines, "line N: `text`".
+    pub samples: Vec<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    pub name: String,
+    /// Without credentials.
+    pub url: String,
+    pub jail: String,
+    pub interval_secs: u64,
+    pub max_entries: u64,
+    pub enabled: bool,
+    /// ctl or config.
+    pub origin: String,
+    /// Entries the source lists now.
+    pub listed: u64,
+    /// Of those, banned by bangui in the jail.
+    pub banned: u64,
+    pub failure_streak: u32,
+    /// Unix seconds of the next scheduled import (backed off after failures).
+    pub next_run_at: Option<i64>,
+    pub last_success_at: Option<i64>,
+    pub last_run: Option<ImportRunInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRemoved {
+    pub name: String,
+    pub unbanned: u64,
+    /// Bans not lifted yet because fail2ban has not stored them; they are left to expire.
+    pub deferred: u64,
+    pub error: Option<String>,
+}
+
+/// What an import would do now; nothing is sent or stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportPlan {
+    pub source: String,
+    pub jail: String,
+    pub download: Option<String>,
+    pub lines: u64,
+    pub entries: u64,
+    pub invalid: u64,
+    pub duplicates: u64,
+    pub too_broad: u64,
+    pub refused: u64,
+    pub refused_by: Vec<ReasonCount>,
+    pub over_cap: u64,
+    pub lost: u64,
+    pub to_ban: u64,
+    pub to_unban: u64,
+    pub samples: Vec<String>,
+    /// Set when the import would fail and change nothing.
+    pub error: Option<String>,
+}
