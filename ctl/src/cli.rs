@@ -61,6 +61,57 @@ pub enum Command {
     /// Where addresses come from: country, AS number, organisation
     #[command(subcommand)]
     Geo(GeoCommand),
+    /// IP blocklists bangui downloads and bans in fail2ban
+    #[command(subcommand)]
+    Blocklist(BlocklistCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BlocklistCommand {
+    /// Subscribe to a list (http://, https:// or file:// URL)
+    Add {
+        name: String,
+        url: String,
+        /// How often to download it, e.g. "6h" [default: the daemon's blocklist.default_interval, 24h]
+        #[arg(long, value_name = "DURATION")]
+        interval: Option<String>,
+        /// Jail to ban into [default: the daemon's fail2ban.blocklist_jail]
+        #[arg(long)]
+        jail: Option<String>,
+        /// Most entries taken from the list [default: blocklist.default_max_entries]
+        #[arg(long, value_name = "N")]
+        max_entries: Option<u64>,
+    },
+    /// Every source with its schedule and last import
+    List,
+    /// One source in full, with its last import
+    Show { name: String },
+    /// Import this source again on its schedule
+    Enable { name: String },
+    /// Stop importing this source (its bans stay until they expire)
+    Disable { name: String },
+    /// Remove a source
+    Remove {
+        name: String,
+        /// Also lift the bans that no other enabled source asks for
+        #[arg(long)]
+        unban: bool,
+    },
+    /// Import now: one source, or every enabled one
+    Run {
+        name: Option<String>,
+        /// Wait for the imports to finish (a progress bar on a terminal)
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Recent imports, newest first
+    Runs {
+        name: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// What an import would do now: download and compare, send nothing
+    Plan { name: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, GeoCommand, JobsCommand};
+use crate::cli::{BlocklistCommand, Cli, Command, GeoCommand, JobsCommand};
 use crate::connect::Daemon;
 use crate::exit::Failure;
 
@@ -55,6 +55,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             | Command::Ban(_)
             | Command::Unban(_)
             | Command::Geo(GeoCommand::Lookup { remote: true, .. })
+            | Command::Blocklist(
+                BlocklistCommand::Run { wait: true, .. }
+                    | BlocklistCommand::Remove { unban: true, .. }
+                    | BlocklistCommand::Plan { .. }
+            )
     ) {
         daemon.set_timeout(explicit);
     }
@@ -69,5 +74,6 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Unban(args) => commands::fail2ban::ban(&mut daemon, args, true, json).await,
         Command::Banned { address } => commands::fail2ban::banned(&mut daemon, address, json).await,
         Command::Geo(command) => commands::geo::run(&mut daemon, command, json).await,
+        Command::Blocklist(command) => commands::blocklist::run(&mut daemon, command, json).await,
     }
 }

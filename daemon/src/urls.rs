@@ -7,10 +7,13 @@ pub fn redacted(url: &str) -> String {
             if u.password().is_some() {
                 let _ = u.set_password(Some("***"));
             }
-            if u.query().is_some() {
-                u.set_query(Some("…"));
+            let had_query = u.query().is_some();
+            u.set_query(None);
+            let mut shown = u.to_string().trim_end_matches('/').to_string();
+            if had_query {
+                shown.push_str("?…");
             }
-            u.to_string().trim_end_matches('/').to_string()
+            shown
         }
         Err(_) => "(unparsable URL)".into(),
     }

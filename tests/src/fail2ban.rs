@@ -187,3 +187,134 @@ pub fn addresses(n: usize) -> Vec<String> {
         .map(|i| format!("11.{}.{}.{}", i / 62_500, (i / 250) % 250, i % 250 + 1))
         .collect()
 }
+
+impl Fail2banServer {
+    /// Lines of fail2ban's own log containing `needle`.
+    pub fn log_lines(&self, needle: &str) -> usize {
+        std::fs::read_to_string(self.run.join("fail2ban.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    /// fail2ban's database: (distinct addresses, ban rows) for a jail in `bans`.
+    pub fn stored_bans(&self, jail: &str) -> (i64, i64) {
+        let conn = rusqlite::Connection::open_with_flags(
+            self.run.join("fail2ban.sqlite3"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        conn.query_row(
+            "SELECT count(DISTINCT ip), count(*) FROM bans WHERE jail = ?1",
+            [jail],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap_or((0, 0))
+    }
+
+    /// Whether fail2ban's database has stored the ban of `ip` in `jail`.
+    pub fn has_stored(&self, jail: &str, ip: &str) -> bool {
+        let Ok(conn) = rusqlite::Connection::open_with_flags(
+            self.run.join("fail2ban.sqlite3"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        ) else {
+            return false;
+        };
+        let _ = conn.busy_timeout(Duration::from_secs(5));
+        conn.query_row(
+            "SELECT count(*) FROM bips WHERE jail = ?1 AND ip = ?2",
+            [jail, ip],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap_or(0)
+            > 0
+    }
+
+    /// SIGTERM and wait: fail2ban writes what it has and stops.
+    pub fn stop(mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Fail2banConf {
+    /// Forgets everything fail2ban stored (its bans come back empty at the next start).
+    pub fn wipe_database(&self) {
+        for suffix in ["", "-journal", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(self.run.join(format!("fail2ban.sqlite3{suffix}")));
+        }
+    }
+}
+
+/// A relay on its own socket in front of fail2ban's, counting the ban and
+/// unban requests that pass through it: the boundary where requests are counted.
+pub struct Relay {
+    pub socket: PathBuf,
+    counts: std::sync::Arc<std::sync::Mutex<(usize, usize)>>,
+}
+
+impl Relay {
+    pub fn start(upstream: PathBuf, socket: PathBuf) -> Relay {
+        use std::os::unix::net::{UnixListener, UnixStream};
+        let listener = UnixListener::bind(&socket).unwrap();
+        let counts = std::sync::Arc::new(std::sync::Mutex::new((0, 0)));
+        let c = std::sync::Arc::clone(&counts);
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(server) = UnixStream::connect(&upstream) else {
+                    continue;
+                };
+                let (mut c_read, mut s_write) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (mut s_read, mut c_write) = (server, client);
+                let counts = std::sync::Arc::clone(&c);
+                std::thread::spawn(move || {
+                    use std::io::{Read, Write};
+                    let mut carry: Vec<u8> = Vec::new();
+                    let mut buf = vec![0u8; 65536];
+                    loop {
+                        let n = match c_read.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        carry.extend_from_slice(&buf[..n]);
+                        let mut i = 0;
+                        while i + 5 <= carry.len() {
+                            if &carry[i..i + 5] == b"banip" {
+                                let mut counts = counts.lock().unwrap();
+                                if i >= 2 && &carry[i - 2..i] == b"un" {
+                                    counts.1 += 1;
+                                } else {
+                                    counts.0 += 1;
+                                }
+                                i += 5;
+                            } else {
+                                i += 1;
+                            }
+                        }
+                        // Keep the unscanned tail and two bytes before it (an "un").
+                        carry.drain(..i.saturating_sub(2));
+                        if s_write.write_all(&buf[..n]).is_err() {
+                            return;
+                        }
+                    }
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut s_read, &mut c_write);
+                });
+            }
+        });
+        Relay { socket, counts }
+    }
+
+    /// (ban requests, unban requests) so far.
+    pub fn counts(&self) -> (usize, usize) {
+        *self.counts.lock().unwrap()
+    }
+}

@@ -114,7 +114,7 @@ impl Fetcher {
                 },
             ))
             .build()
-            .map_err(|e| describe(e))?;
+            .map_err(describe)?;
         Ok(Fetcher {
             http,
             timeout: cfg.timeout,
@@ -302,7 +302,7 @@ mod tests {
             None
         );
         assert!(
-            redirect_refusal(&[https.clone()], &http, 5)
+            redirect_refusal(std::slice::from_ref(&https), &http, 5)
                 .unwrap()
                 .contains("https to http")
         );

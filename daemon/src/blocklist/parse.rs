@@ -214,7 +214,7 @@ mod tests {
             1.2.3.4/33\n\
             16.0.0.0/4\n\
             198.51.100.7/24\n\
-            2001:db8::/16\n\
+            2001::/16\n\
             192.0.2.99";
         let list = parse(body.as_bytes()).unwrap();
         assert_eq!(

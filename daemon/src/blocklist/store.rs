@@ -137,11 +137,7 @@ pub fn delete_source(
     let deleted = tx.execute("DELETE FROM blocklist_sources WHERE name = ?1", [name])?;
     let released = release_orphans(&tx, jail, default_jail)?;
     tx.commit()?;
-    Ok(if deleted > 0 {
-        released.max(0) as u64
-    } else {
-        0
-    })
+    Ok(if deleted > 0 { released as u64 } else { 0 })
 }
 
 fn release_orphans(

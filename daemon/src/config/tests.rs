@@ -140,6 +140,27 @@ fn bad_values_are_explained() {
         ("[geo]\nip_api_timeout = 0\n", "geo.ip_api_timeout"),
         ("[geo]\nmaxmind_db = \"relative.mmdb\"\n", "geo.maxmind_db"),
         ("[geo]\nqueue_size = 1\n", "geo.queue_size"),
+        ("[blocklist]\nmax_body = 10\n", "blocklist.max_body"),
+        (
+            "[blocklist]\ndefault_interval = \"10s\"\n",
+            "blocklist.default_interval",
+        ),
+        (
+            "[[blocklist.source]]\nname = \"a b\"\nurl = \"http://x/\"\n",
+            "blocklist.source[0].name",
+        ),
+        (
+            "[[blocklist.source]]\nname = \"a\"\nurl = \"gopher://x/\"\n",
+            "blocklist.source[0].url",
+        ),
+        (
+            "[[blocklist.source]]\nname = \"a\"\nurl = \"http://x/\"\n[[blocklist.source]]\nname = \"a\"\nurl = \"http://y/\"\n",
+            "named twice",
+        ),
+        (
+            "[[blocklist.source]]\nname = \"a\"\nurl = \"http://x/\"\njail = \"no way\"\n",
+            "blocklist.source[0].jail",
+        ),
     ];
     for (text, needle) in cases {
         let err = parse(text, &Overrides::default()).unwrap_err().to_string();
@@ -210,6 +231,7 @@ fn the_packaged_config_documents_the_defaults() {
         documented.geo.maxmind_asn_db.path,
         default.geo.maxmind_asn_db.path
     );
+    assert_eq!(documented.blocklist, default.blocklist);
     let mut geo = documented.geo.clone();
     geo.maxmind_db.explicit = false;
     geo.maxmind_asn_db.explicit = false;
@@ -250,6 +272,13 @@ fn the_packaged_config_documents_the_defaults() {
         "ip_api_timeout",
         "offline",
         "queue_size",
+        "connect_timeout",
+        "timeout",
+        "max_body",
+        "max_redirects",
+        "retries",
+        "default_interval",
+        "default_max_entries",
     ] {
         assert!(
             text.contains(&format!("# {key} = ")),
