@@ -307,6 +307,8 @@ impl Relay {
                 });
                 std::thread::spawn(move || {
                     let _ = std::io::copy(&mut s_read, &mut c_write);
+                    // fail2ban went away: so does the client's connection.
+                    let _ = c_write.shutdown(std::net::Shutdown::Both);
                 });
             }
         });
