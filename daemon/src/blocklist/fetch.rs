@@ -197,7 +197,8 @@ impl Fetcher {
             etag: header(reqwest::header::ETAG),
             last_modified: header(reqwest::header::LAST_MODIFIED),
         };
-        let mut parser = Parser::new();
+        // Sized for the announced length (bounded by max_body), if any.
+        let mut parser = Parser::with_size_hint(response.content_length().unwrap_or(0).min(self.max_body));
         let mut bytes = 0u64;
         while let Some(chunk) = response.chunk().await.map_err(|e| (self.error(e), None))? {
             bytes += chunk.len() as u64;
@@ -234,7 +235,7 @@ impl Fetcher {
         if validators.etag.as_deref() == Some(stamp.as_str()) {
             return Ok(Fetched::NotModified);
         }
-        let mut parser = Parser::new();
+        let mut parser = Parser::with_size_hint(meta.len().min(self.max_body));
         let mut buf = vec![0u8; 256 * 1024];
         let mut bytes = 0u64;
         loop {

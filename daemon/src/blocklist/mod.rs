@@ -574,7 +574,9 @@ impl Blocklists {
         cancel: &CancellationToken,
     ) -> Result<(fetch::Validators, Option<Vec<u8>>), String> {
         let inner = &self.inner;
+        let started = std::time::Instant::now();
         let prepared = import::prepare(inner, source, jail, run, true, cancel).await?;
+        let prepared_at = started.elapsed();
         // Where the listed addresses come from, worked out in the background.
         inner.geo.prewarm(
             prepared
@@ -584,8 +586,15 @@ impl Blocklists {
                 .map(|t| t.net().addr()),
         );
         let changes = import::changes(inner, &source.name, jail, &prepared.wanted).await?;
+        let compared_at = started.elapsed();
         drop(prepared.wanted);
         import::apply(inner, run, changes, cancel).await?;
+        tracing::info!(
+            download_ms = prepared_at.as_millis() as u64,
+            compare_ms = (compared_at - prepared_at).as_millis() as u64,
+            apply_ms = (started.elapsed() - compared_at).as_millis() as u64,
+            "import phases"
+        );
         Ok((prepared.validators, prepared.hash))
     }
 
