@@ -81,5 +81,9 @@ CREATE TABLE blocklist_bans (
     jail    TEXT    NOT NULL,
     target  TEXT    NOT NULL,
     chunk   INTEGER NOT NULL,
+    -- An unban put off until fail2ban has stored the ban; retried next run.
+    pending_unban INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (jail, target)
 ) WITHOUT ROWID;
+
+CREATE INDEX blocklist_bans_pending ON blocklist_bans (jail) WHERE pending_unban;

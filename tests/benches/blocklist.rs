@@ -185,8 +185,18 @@ fn imports(list: &[String], best: Duration) {
         run["unbanned"],
         run["deferred"]
     );
-    for line in r.daemon.log_text().lines().filter(|l| l.contains("import phases") || l.contains("TIMING")) {
-        println!("  {}", line.split_once(" INFO ").map_or(line, |(_, rest)| rest).trim());
+    for line in r
+        .daemon
+        .log_text()
+        .lines()
+        .filter(|l| l.contains("import phases") || l.contains("TIMING"))
+    {
+        println!(
+            "  {}",
+            line.split_once(" INFO ")
+                .map_or(line, |(_, rest)| rest)
+                .trim()
+        );
     }
     let _ = &r.home;
 }
@@ -195,12 +205,10 @@ fn wait_for_stored(conf: &Fail2banConf, n: usize) {
     let db = conf.run.join("fail2ban.sqlite3");
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
-        let stored = rusqlite::Connection::open_with_flags(
-            &db,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .and_then(|c| c.query_row("SELECT count(*) FROM bips", [], |r| r.get::<_, i64>(0)))
-        .unwrap_or(0);
+        let stored =
+            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .and_then(|c| c.query_row("SELECT count(*) FROM bips", [], |r| r.get::<_, i64>(0)))
+                .unwrap_or(0);
         if stored as usize >= n || Instant::now() > deadline {
             return;
         }

@@ -198,7 +198,8 @@ impl Fetcher {
             last_modified: header(reqwest::header::LAST_MODIFIED),
         };
         // Sized for the announced length (bounded by max_body), if any.
-        let mut parser = Parser::with_size_hint(response.content_length().unwrap_or(0).min(self.max_body));
+        let mut parser =
+            Parser::with_size_hint(response.content_length().unwrap_or(0).min(self.max_body));
         let mut bytes = 0u64;
         while let Some(chunk) = response.chunk().await.map_err(|e| (self.error(e), None))? {
             bytes += chunk.len() as u64;

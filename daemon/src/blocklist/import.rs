@@ -180,9 +180,12 @@ pub fn content_hash(entries: &[Target]) -> Vec<u8> {
     let mut sorted = entries.to_vec();
     sorted.sort_unstable();
     let mut hasher = Sha256::new();
+    let mut line = String::new();
     for t in &sorted {
-        hasher.update(t.to_string().as_bytes());
-        hasher.update(b"\n");
+        use std::fmt::Write as _;
+        line.clear();
+        let _ = writeln!(line, "{t}");
+        hasher.update(line.as_bytes());
     }
     hasher.finalize().to_vec()
 }
@@ -202,75 +205,124 @@ fn minus(a: &[Target], b: &[Target]) -> Vec<Target> {
     out
 }
 
+/// How often each jail's records are compared with fail2ban's whole banned
+/// list even when the counts agree.
+const FULL_COMPARE_EVERY: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
 /// Reconciles with fail2ban and works out every change; writes nothing.
+///
+/// Asking fail2ban for a jail's whole banned list costs about 2 ms per
+/// thousand bans, so it is skipped when bangui's records can be trusted: every
+/// batch acknowledged, fail2ban's count of bans equal to the records', and a
+/// whole-list comparison in the last six hours (and since this daemon started).
 pub async fn changes(
     inner: &Inner,
     source: &str,
     jail: &str,
     wanted: &[Target],
 ) -> Result<Changes, String> {
-    let banned = inner
-        .bans
-        .fail2ban()
-        .banned_list(jail)
-        .await
-        .map_err(|e| format!("cannot read fail2ban's banned list of `{jail}`: {e}"))?;
-    let in_fail2ban: HashSet<Target> = banned
-        .iter()
-        .filter_map(|s| Target::parse(s).ok())
-        .collect();
-    drop(banned);
-    let (name, j, default) = (
-        source.to_string(),
-        jail.to_string(),
-        inner.default_jail.clone(),
-    );
-    let (previous, recorded, orphans) = inner
+    let (name, j) = (source.to_string(), jail.to_string());
+    let records = inner
         .db
-        .call(move |conn| {
-            Ok((
-                store::entries(conn, &name)?,
-                store::bans(conn, &j)?,
-                store::orphans(conn, &j, &default)?,
-            ))
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+        .call(move |conn| Ok((store::entries(conn, &name)?, store::bans(conn, &j)?)));
+    let recently_verified = inner
+        .verified
+        .lock()
+        .ok()
+        .and_then(|v| v.get(jail).copied())
+        .is_some_and(|t| t.elapsed() < FULL_COMPARE_EVERY);
+    // fail2ban's count, asked while the database loads the records.
+    let count = async {
+        if recently_verified {
+            inner.bans.fail2ban().jail_status(jail, true).await.ok()
+        } else {
+            None
+        }
+    };
+    let (records, status) = tokio::join!(records, count);
+    let (previous, recorded) = records.map_err(|e| e.to_string())?;
+    let all_confirmed = recorded.iter().all(|r| r.confirmed_at.is_some());
+    let counts_agree =
+        all_confirmed && status.is_some_and(|s| s.currently_banned == recorded.len() as u64);
+    let (in_fail2ban, orphans): (HashSet<Target>, Vec<Target>) = if counts_agree {
+        let j = jail.to_string();
+        let pending = inner
+            .db
+            .call(move |conn| store::pending_unbans(conn, &j))
+            .await
+            .map_err(|e| e.to_string())?;
+        (recorded.iter().map(|r| r.target).collect(), pending)
+    } else {
+        let banned = inner
+            .bans
+            .fail2ban()
+            .banned_list(jail)
+            .await
+            .map_err(|e| format!("cannot read fail2ban's banned list of `{jail}`: {e}"))?;
+        let set = banned
+            .iter()
+            .filter_map(|s| Target::parse(s).ok())
+            .collect();
+        drop(banned);
+        let (j, default) = (jail.to_string(), inner.default_jail.clone());
+        let orphans = inner
+            .db
+            .call(move |conn| store::orphans(conn, &j, &default))
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Ok(mut v) = inner.verified.lock() {
+            v.insert(jail.to_string(), Instant::now());
+        }
+        (set, orphans)
+    };
 
     let mut c = Changes::default();
-    let mut confirm = HashSet::new();
-    for row in &recorded {
-        if in_fail2ban.contains(&row.target) {
-            c.held.insert(row.target);
-            if row.confirmed_at.is_none() {
-                confirm.insert(row.chunk);
+    // Recorded bans fail2ban holds; when trusted, that is every record.
+    let held: HashSet<Target> = if counts_agree {
+        in_fail2ban
+    } else {
+        let mut held = HashSet::with_capacity(recorded.len());
+        let mut confirm = HashSet::new();
+        for row in &recorded {
+            if in_fail2ban.contains(&row.target) {
+                held.insert(row.target);
+                if row.confirmed_at.is_none() {
+                    confirm.insert(row.chunk);
+                }
+            } else {
+                c.lost.push(row.target);
             }
-        } else {
-            c.lost.push(row.target);
         }
-    }
-    c.confirm = confirm.into_iter().collect();
+        c.confirm = confirm.into_iter().collect();
+        // Listed targets fail2ban bans without a record of bangui's: adopted.
+        for t in wanted {
+            if in_fail2ban.contains(t) && !held.contains(t) {
+                c.adopt.push(*t);
+            }
+        }
+        held
+    };
+    drop(recorded);
     c.added = minus(wanted, &previous);
     c.removed = minus(&previous, wanted);
     let lost: HashSet<Target> = c.lost.iter().copied().collect();
+    let adopted: HashSet<Target> = c.adopt.iter().copied().collect();
     for t in wanted {
-        if !in_fail2ban.contains(t) {
+        if !held.contains(t) && !adopted.contains(t) {
             c.to_send.push(*t);
             if lost.contains(t) {
                 c.relisted_lost += 1;
             }
-        } else if !c.held.contains(t) {
-            c.adopt.push(*t);
         }
     }
-    let wanted_set: HashSet<Target> = wanted.iter().copied().collect();
     let mut candidates: Vec<Target> = c
         .removed
         .iter()
         .chain(orphans.iter())
-        .filter(|t| c.held.contains(t) && !wanted_set.contains(t))
+        .filter(|t| held.contains(t) && wanted.binary_search(t).is_err())
         .copied()
         .collect();
+    c.held = held;
     candidates.sort_unstable();
     candidates.dedup();
     let (name, j, default) = (
@@ -293,7 +345,7 @@ pub async fn changes(
     Ok(c)
 }
 
-/// Applies `changes`: the records first, then the bans batch by batch, then the unbans.
+/// Applies `changes`: the records first, then the unbans, then the bans batch by batch.
 pub async fn apply(
     inner: &Inner,
     run: &mut ImportRunInfo,
@@ -304,11 +356,16 @@ pub async fn apply(
     run.lost = c.relisted_lost;
     run.to_ban = c.to_send.len() as u64;
     run.to_unban = c.to_unban.len() as u64;
+    // New entries that get a ban request are written with their batch.
+    let sending: HashSet<Target> = c.to_send.iter().copied().collect();
+    let (quiet, with_bans): (Vec<Target>, Vec<Target>) =
+        c.added.iter().partition(|t| !sending.contains(t));
+    drop(sending);
+    let with_bans: Arc<HashSet<Target>> = Arc::new(with_bans.into_iter().collect());
     {
         let snapshot = run.clone();
         let (source, jail) = (run.source.clone(), run.jail.clone());
-        let (removed, added, lost, confirm, adopt) =
-            (c.removed, c.added, c.lost, c.confirm, c.adopt);
+        let (removed, added, lost, confirm, adopt) = (c.removed, quiet, c.lost, c.confirm, c.adopt);
         inner
             .db
             .call(move |conn| {
@@ -330,8 +387,10 @@ pub async fn apply(
             .await
             .map_err(|e| format!("cannot record the new list: {e}"))?;
     }
-    ban_all(inner, run, Arc::new(c.to_send), cancel).await?;
-    unban_all(inner, run, c.to_unban, cancel).await
+    // Unbans first: right after a run of bans fail2ban is still busy storing
+    // them, and unbans then wait on it.
+    unban_all(inner, run, c.to_unban, cancel).await?;
+    ban_all(inner, run, Arc::new(c.to_send), with_bans, cancel).await
 }
 
 /// Sends bans in time-sized batches. While fail2ban works on one batch, the
@@ -341,6 +400,7 @@ async fn ban_all(
     inner: &Inner,
     run: &mut ImportRunInfo,
     targets: Arc<Vec<Target>>,
+    new_entries: Arc<HashSet<Target>>,
     cancel: &CancellationToken,
 ) -> Result<(), String> {
     if targets.is_empty() {
@@ -349,12 +409,29 @@ async fn ban_all(
     let batching = inner.bans.batching();
     let fail2ban = Arc::clone(inner.bans.fail2ban());
     let jail = run.jail.clone();
+    let source = run.source.clone();
     let step = |run: ImportRunInfo, confirm: Option<i64>, next: Option<std::ops::Range<usize>>| {
         let targets = Arc::clone(&targets);
-        let jail = jail.clone();
+        let (jail, source) = (jail.clone(), source.clone());
+        let new_entries = Arc::clone(&new_entries);
         let now = inner.clock.now_unix();
         inner.db.call(move |conn| {
-            let next = next.as_ref().map(|r| (jail.as_str(), &targets[r.clone()]));
+            let fresh: Vec<Target> = next
+                .as_ref()
+                .map(|r| {
+                    targets[r.clone()]
+                        .iter()
+                        .filter(|t| new_entries.contains(t))
+                        .copied()
+                        .collect()
+                })
+                .unwrap_or_default();
+            let next = next.as_ref().map(|r| store::NextBatch {
+                jail: &jail,
+                targets: &targets[r.clone()],
+                source: &source,
+                new_entries: &fresh,
+            });
             store::ban_step(conn, &run, confirm, next, now)
         })
     };
@@ -427,9 +504,20 @@ async fn unban_all(
     if targets.is_empty() {
         return Ok(());
     }
-    let (ready, deferred) = stored_bans(inner, &run.jail, targets).await;
+    let (ready, deferred) = stored_bans(inner, &run.jail, targets.clone()).await;
     run.deferred = deferred as u64;
     if deferred > 0 {
+        let ready_set: HashSet<Target> = ready.iter().copied().collect();
+        let later: Vec<Target> = targets
+            .into_iter()
+            .filter(|t| !ready_set.contains(t))
+            .collect();
+        let jail = run.jail.clone();
+        inner
+            .db
+            .call(move |conn| store::mark_pending(conn, &jail, &later))
+            .await
+            .map_err(|e| format!("cannot record the put-off unbans: {e}"))?;
         tracing::info!(source = %run.source, deferred, "unbans put off until fail2ban has stored the bans");
     }
     let batching = inner.bans.batching();

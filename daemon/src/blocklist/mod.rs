@@ -62,6 +62,8 @@ pub(crate) struct Inner {
     default_jail: String,
     fetcher: fetch::Fetcher,
     one_at_a_time: tokio::sync::Mutex<()>,
+    /// When each jail's records were last compared with fail2ban's whole banned list.
+    verified: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
     stop: CancellationToken,
     tasks: TaskTracker,
 }
@@ -103,6 +105,7 @@ impl Blocklists {
             default_jail: deps.default_jail,
             fetcher,
             one_at_a_time: tokio::sync::Mutex::new(()),
+            verified: std::sync::Mutex::new(std::collections::HashMap::new()),
             stop: deps.stop,
             tasks: TaskTracker::new(),
         });
@@ -578,13 +581,14 @@ impl Blocklists {
         let prepared = import::prepare(inner, source, jail, run, true, cancel).await?;
         let prepared_at = started.elapsed();
         // Where the listed addresses come from, worked out in the background.
-        inner.geo.prewarm(
-            prepared
-                .wanted
-                .iter()
-                .filter(|t| t.is_host())
-                .map(|t| t.net().addr()),
-        );
+        let hosts: Vec<std::net::IpAddr> = prepared
+            .wanted
+            .iter()
+            .filter(|t| t.is_host())
+            .map(|t| t.net().addr())
+            .collect();
+        let geo = inner.geo.clone();
+        tokio::task::spawn_blocking(move || geo.prewarm(&hosts));
         let changes = import::changes(inner, &source.name, jail, &prepared.wanted).await?;
         let compared_at = started.elapsed();
         drop(prepared.wanted);

@@ -331,8 +331,14 @@ mod tests {
 
     #[test]
     fn duplicates_keep_their_first_place() {
-        let list = parse(b"11.0.0.1\n11.0.0.2\n11.0.0.1 # again\n2001:db8::1\n11.0.0.3\n11.0.0.2\n2001:db8::1\n").unwrap();
-        assert_eq!(strings(&list), ["11.0.0.1", "11.0.0.2", "2001:db8::1", "11.0.0.3"]);
+        let list = parse(
+            b"11.0.0.1\n11.0.0.2\n11.0.0.1 # again\n2001:db8::1\n11.0.0.3\n11.0.0.2\n2001:db8::1\n",
+        )
+        .unwrap();
+        assert_eq!(
+            strings(&list),
+            ["11.0.0.1", "11.0.0.2", "2001:db8::1", "11.0.0.3"]
+        );
         assert_eq!(list.duplicates, 3);
     }
 
@@ -372,11 +378,27 @@ mod tests {
     #[test]
     fn the_fast_path_agrees_with_the_general_one() {
         for text in [
-            "1.2.3.4", " 10.0.0.1 ", "255.255.255.255", "0.0.0.0", "01.2.3.4", "1.2.3", "1.2.3.4.5",
-            "256.1.1.1", "1..2.3", ".1.2.3", "1.2.3.", "1.2.3.4a", "1.2.3.4 5", "1234.1.1.1",
+            "1.2.3.4",
+            " 10.0.0.1 ",
+            "255.255.255.255",
+            "0.0.0.0",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "1..2.3",
+            ".1.2.3",
+            "1.2.3.",
+            "1.2.3.4a",
+            "1.2.3.4 5",
+            "1234.1.1.1",
         ] {
             let fast = plain_ipv4(text.as_bytes()).map(|v| std::net::Ipv4Addr::from(v).to_string());
-            let general = text.trim().parse::<std::net::Ipv4Addr>().ok().map(|a| a.to_string());
+            let general = text
+                .trim()
+                .parse::<std::net::Ipv4Addr>()
+                .ok()
+                .map(|a| a.to_string());
             assert_eq!(fast, general, "{text:?}");
         }
     }

@@ -233,6 +233,30 @@ pub fn orphans(
     targets(rows)
 }
 
+/// Bans whose unban was put off; the next run tries again.
+pub fn pending_unbans(conn: &Connection, jail: &str) -> Result<Vec<Target>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT target FROM blocklist_bans WHERE jail = ?1 AND pending_unban")?;
+    let rows = stmt.query_map([jail], |r| r.get::<_, String>(0))?;
+    targets(rows)
+}
+
+pub fn mark_pending(conn: &mut Connection, jail: &str, list: &[Target]) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    {
+        let mut stmt = tx.prepare_cached(
+            "UPDATE blocklist_bans SET pending_unban = 1 WHERE jail = ?1 AND target = ?2",
+        )?;
+        let mut buf = String::new();
+        for t in list {
+            text(&mut buf, t);
+            stmt.execute(params![jail, buf])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 /// One recorded ban: its batch and whether fail2ban acknowledged that batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BanRow {
@@ -265,7 +289,8 @@ pub struct Prelude<'a> {
     pub source: &'a str,
     pub jail: &'a str,
     pub run: &'a ImportRunInfo,
-    /// Entries the source no longer lists / newly lists.
+    /// Entries the source no longer lists, and new entries that need no ban
+    /// request (those that do are written with their batch).
     pub removed: &'a [Target],
     pub added: &'a [Target],
     /// Recorded bans fail2ban does not hold.
@@ -288,13 +313,6 @@ pub fn prelude(conn: &mut Connection, p: &Prelude<'_>) -> Result<(), StoreError>
             text(&mut buf, t);
             del.execute(params![p.source, buf])?;
         }
-        let mut add = tx.prepare_cached(
-            "INSERT OR IGNORE INTO blocklist_entries (source, target) VALUES (?1, ?2)",
-        )?;
-        for t in p.added {
-            text(&mut buf, t);
-            add.execute(params![p.source, buf])?;
-        }
         let mut forget =
             tx.prepare_cached("DELETE FROM blocklist_bans WHERE jail = ?1 AND target = ?2")?;
         for t in p.lost {
@@ -308,12 +326,25 @@ pub fn prelude(conn: &mut Connection, p: &Prelude<'_>) -> Result<(), StoreError>
             confirm.execute(params![id, p.now])?;
         }
     }
+    put_entries(&tx, p.source, p.added)?;
     if !p.adopt.is_empty() {
         let chunk = new_chunk(&tx, p.run.id, p.jail, "ban", p.adopt.len(), p.now, true)?;
         put_bans(&tx, p.jail, p.adopt, chunk)?;
     }
     update_run(&tx, p.run)?;
     tx.commit()?;
+    Ok(())
+}
+
+fn put_entries(tx: &Transaction<'_>, source: &str, list: &[Target]) -> Result<(), StoreError> {
+    let mut add = tx.prepare_cached(
+        "INSERT OR IGNORE INTO blocklist_entries (source, target) VALUES (?1, ?2)",
+    )?;
+    let mut buf = String::new();
+    for t in list {
+        text(&mut buf, t);
+        add.execute(params![source, buf])?;
+    }
     Ok(())
 }
 
@@ -355,7 +386,7 @@ fn put_bans(
 ) -> Result<(), StoreError> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO blocklist_bans (jail, target, chunk) VALUES (?1, ?2, ?3)
-         ON CONFLICT (jail, target) DO UPDATE SET chunk = excluded.chunk",
+         ON CONFLICT (jail, target) DO UPDATE SET chunk = excluded.chunk, pending_unban = 0",
     )?;
     let mut buf = String::new();
     for t in targets {
@@ -367,11 +398,21 @@ fn put_bans(
 
 /// Before a batch goes out: confirms the previous one (acknowledged by fail2ban)
 /// and records the next with its bans, with the run's progress, in one transaction.
+/// The batch a ban step records: its jail and targets, and which of them are
+/// new entries of the source (written with their bans, so a crash leaves both
+/// or neither).
+pub struct NextBatch<'a> {
+    pub jail: &'a str,
+    pub targets: &'a [Target],
+    pub source: &'a str,
+    pub new_entries: &'a [Target],
+}
+
 pub fn ban_step(
     conn: &mut Connection,
     run: &ImportRunInfo,
     confirm: Option<i64>,
-    next: Option<(&str, &[Target])>,
+    next: Option<NextBatch<'_>>,
     now: i64,
 ) -> Result<Option<i64>, StoreError> {
     let tx = conn.transaction()?;
@@ -382,9 +423,10 @@ pub fn ban_step(
         )?;
     }
     let id = match next {
-        Some((jail, targets)) => {
-            let id = new_chunk(&tx, run.id, jail, "ban", targets.len(), now, false)?;
-            put_bans(&tx, jail, targets, id)?;
+        Some(b) => {
+            let id = new_chunk(&tx, run.id, b.jail, "ban", b.targets.len(), now, false)?;
+            put_bans(&tx, b.jail, b.targets, id)?;
+            put_entries(&tx, b.source, b.new_entries)?;
             Some(id)
         }
         None => None,

@@ -515,7 +515,7 @@ impl Geo {
     /// Hands addresses to the background queue; never blocks. When the queue
     /// is full the rest are recorded as unresolved for geo_re_resolve.
     pub fn enqueue(&self, ips: impl IntoIterator<Item = IpAddr>) {
-        let overflow = self.inner.queue.push(ips, true);
+        let overflow = self.inner.queue.push(ips);
         if overflow.is_empty() {
             return;
         }
@@ -542,10 +542,27 @@ impl Geo {
         }
     }
 
-    /// Hands addresses over for resolution ahead of need (blocklist entries):
-    /// what does not fit in the queue is dropped, not kept for re-resolve.
-    pub fn prewarm(&self, ips: impl IntoIterator<Item = IpAddr>) {
-        self.inner.queue.push(ips, false);
+    /// Resolves addresses ahead of need (blocklist entries) from the MaxMind
+    /// files only: lists can hold far more addresses than ip-api's budget
+    /// covers, and an address MaxMind does not know is not recorded (it is
+    /// resolved like any other when it is banned or seen in the history).
+    /// Blocking: call it off the async workers.
+    pub fn prewarm(&self, ips: &[IpAddr]) {
+        if self.inner.maxmind.snapshot().is_empty() {
+            self.inner.maxmind.refresh();
+            if self.inner.maxmind.snapshot().is_empty() {
+                return;
+            }
+        }
+        let reach = Reach {
+            remote: false,
+            force: false,
+            record_misses: false,
+        };
+        // In slices, so readers are never kept waiting long on the cache lock.
+        for slice in ips.chunks(10_000) {
+            self.resolve_local(slice, reach);
+        }
     }
 
     /// Resolves queued addresses until `stop` is cancelled.

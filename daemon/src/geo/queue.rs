@@ -32,9 +32,8 @@ impl Queue {
         }
     }
 
-    /// Queues what fits; returns the addresses that did not (all of them
-    /// when `keep_overflow`, else none: they are dropped).
-    pub fn push(&self, ips: impl IntoIterator<Item = IpAddr>, keep_overflow: bool) -> Vec<IpAddr> {
+    /// Queues what fits; returns the addresses that did not.
+    pub fn push(&self, ips: impl IntoIterator<Item = IpAddr>) -> Vec<IpAddr> {
         let mut overflow = Vec::new();
         let mut added = false;
         if let Ok(mut pending) = self.items.lock() {
@@ -44,11 +43,7 @@ impl Queue {
                     continue;
                 }
                 if pending.order.len() >= self.capacity {
-                    if keep_overflow {
-                        overflow.push(ip);
-                    } else {
-                        break;
-                    }
+                    overflow.push(ip);
                     continue;
                 }
                 pending.members.insert(ip);
@@ -103,10 +98,9 @@ mod tests {
     async fn bounded_and_deduplicated() {
         let q = Queue::new(3);
         let ip = |n: u8| IpAddr::from([11, 0, 0, n]);
-        let over = q.push([ip(1), ip(1), ip(2), ip(3), ip(4)], true);
+        let over = q.push([ip(1), ip(1), ip(2), ip(3), ip(4)]);
         assert_eq!(over, vec![ip(4)]);
         assert_eq!(q.overflowed(), 1);
-        assert!(q.push([ip(5)], false).is_empty());
         assert_eq!(q.take(2).await, vec![ip(1), ip(2)]);
         assert_eq!(q.take(10).await, vec![ip(3)]);
         assert!(q.is_empty());
