@@ -215,6 +215,64 @@ fn the_same_content_again_sends_nothing_and_so_does_a_304() {
     assert_eq!(r.lists.requests("tagged.txt"), 2);
     assert_eq!(r.relay.counts().0, bans, "a 304 sends nothing");
     assert_eq!(r.banned().len(), 300);
+
+    // Without a name, every enabled source.
+    let out = r.daemon().ctl(&["--json", "blocklist", "run", "--wait"]);
+    let runs: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = runs.iter().map(|r| r["source"].as_str().unwrap()).collect();
+    assert_eq!(names, ["plain", "tagged"]);
+    assert!(runs.iter().all(|r| r["status"] == "unchanged"), "{runs:?}");
+}
+
+#[test]
+fn the_job_imports_the_sources_that_are_due() {
+    let r = rig("", "");
+    r.lists
+        .set_lines("due.txt", &lines(&["11.9.0.1", "11.9.0.2"]));
+    r.add("due", "due.txt");
+    let out = r
+        .daemon()
+        .ctl_json(&["jobs", "run", "blocklist_import", "--wait"]);
+    let summary = out["run"]["summary"].as_str().unwrap();
+    assert_eq!(summary, "due: completed (+2 −0)", "{out}");
+    assert_eq!(r.banned(), set(&["11.9.0.1", "11.9.0.2"]));
+    let again = r
+        .daemon()
+        .ctl_json(&["jobs", "run", "blocklist_import", "--wait"]);
+    assert_eq!(again["run"]["summary"], "no source due");
+    let show = r.daemon().ctl_json(&["blocklist", "show", "due"]);
+    let next = show["next_run_at"].as_i64().unwrap();
+    let last = show["last_success_at"].as_i64().unwrap();
+    assert_eq!(next - last, 24 * 3600, "the default interval: {show}");
+}
+
+#[test]
+fn credentials_in_urls_never_reach_a_log_or_an_answer() {
+    let r = rig("", "[blocklist]\nretries = 0\n");
+    r.lists.set_lines("cred.txt", &lines(&["11.10.0.1"]));
+    let url = format!(
+        "http://user:s3cret-pass@{}/cred.txt?key=s3cret-key",
+        r.lists.addr
+    );
+    let out = r.daemon().ctl(&["blocklist", "add", "cred", &url]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(r.run("cred")["banned"], 1);
+    r.lists.set("cred.txt", Serve::Status(500));
+    let failed = r.daemon().ctl(&["blocklist", "run", "cred", "--wait"]);
+    assert!(!failed.status.success());
+    let show = r.daemon().ctl(&["--json", "blocklist", "show", "cred"]);
+    let text = format!(
+        "{}{}{}",
+        stdout(&show),
+        stdout(&failed),
+        r.daemon().log_text()
+    );
+    assert!(!text.contains("s3cret"), "a secret leaked:\n{text}");
+    let show: Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(
+        show["url"],
+        format!("http://user:***@{}/cred.txt?…", r.lists.addr)
+    );
 }
 
 #[test]

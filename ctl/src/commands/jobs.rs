@@ -1,4 +1,4 @@
-use bangui_proto::messages::{ListRuns, Outcome, RunJob, RunRecord, ShowRun};
+use bangui_proto::messages::{ListImportRuns, ListRuns, Outcome, RunJob, RunRecord, ShowRun};
 use bangui_proto::{Request, Response};
 
 use crate::cli::JobsCommand;
@@ -27,6 +27,9 @@ async fn list(daemon: &mut Daemon, json: bool) -> Result<(), Failure> {
         "JOB", "ENABLED", "EVERY", "TIMEOUT", "STATE", "LAST", "LAST RUN", "TOOK", "NEXT RUN",
     ]);
     let now = output::now_unix();
+    let importing = jobs
+        .iter()
+        .any(|j| j.id == "blocklist_import" && j.running.is_some());
     for job in jobs {
         let state = match &job.running {
             Some(run) => format!("running {}", run.run_id),
@@ -59,6 +62,24 @@ async fn list(daemon: &mut Daemon, json: bool) -> Result<(), Failure> {
         ]);
     }
     println!("{table}");
+    if importing {
+        // An import's progress lives in its own record.
+        let answer = daemon
+            .call(Request::ListImportRuns(ListImportRuns {
+                source: None,
+                running: true,
+                limit: 10,
+            }))
+            .await?;
+        if let Response::ImportRuns(runs) = answer {
+            for r in runs {
+                println!(
+                    "importing {}: banned {}/{}, unbanned {}/{}",
+                    r.source, r.banned, r.to_ban, r.unbanned, r.to_unban
+                );
+            }
+        }
+    }
     Ok(())
 }
 

@@ -41,8 +41,6 @@ pub struct Changes {
     pub adopt: Vec<Target>,
     pub to_send: Vec<Target>,
     pub to_unban: Vec<Target>,
-    /// Recorded bans fail2ban holds, with when their batch was acknowledged.
-    pub held: HashSet<Target>,
     pub relisted_lost: u64,
 }
 
@@ -135,12 +133,9 @@ pub async fn prepare(
                     list.entries.len()
                 ));
             }
-            let hash = content_hash(&list.entries);
-            (list.entries, Some(hash), validators)
+            (list.entries, None, validators)
         }
     };
-    run.content_sha256 = hash.as_ref().map(hex::encode);
-
     let screened = inner
         .bans
         .screen(
@@ -168,6 +163,9 @@ pub async fn prepare(
         wanted.truncate(cap);
     }
     wanted.sort_unstable();
+    // What will be applied, in canonical order: the content's identity.
+    let hash = hash.or_else(|| Some(content_hash(&wanted)));
+    run.content_sha256 = hash.as_ref().map(hex::encode);
     Ok(Prepared {
         wanted,
         hash,
@@ -175,13 +173,11 @@ pub async fn prepare(
     })
 }
 
-/// SHA-256 of the list's distinct entries in canonical form and order.
-pub fn content_hash(entries: &[Target]) -> Vec<u8> {
-    let mut sorted = entries.to_vec();
-    sorted.sort_unstable();
+/// SHA-256 of sorted distinct entries in canonical form, one per line.
+pub fn content_hash(sorted: &[Target]) -> Vec<u8> {
     let mut hasher = Sha256::new();
     let mut line = String::new();
-    for t in &sorted {
+    for t in sorted {
         use std::fmt::Write as _;
         line.clear();
         let _ = writeln!(line, "{t}");
@@ -241,17 +237,18 @@ pub async fn changes(
     };
     let (records, status) = tokio::join!(records, count);
     let (previous, recorded) = records.map_err(|e| e.to_string())?;
-    let all_confirmed = recorded.iter().all(|r| r.confirmed_at.is_some());
-    let counts_agree =
-        all_confirmed && status.is_some_and(|s| s.currently_banned == recorded.len() as u64);
-    let (in_fail2ban, orphans): (HashSet<Target>, Vec<Target>) = if counts_agree {
+    let counts_agree = recorded.unconfirmed.is_empty()
+        && status.is_some_and(|s| s.currently_banned == recorded.targets.len() as u64);
+    // Every set below is a sorted list and every operation a merge: lists can
+    // hold a million entries, and hash sets of them cost several times more.
+    let (fetched, orphans): (Option<Vec<Target>>, Vec<Target>) = if counts_agree {
         let j = jail.to_string();
         let pending = inner
             .db
             .call(move |conn| store::pending_unbans(conn, &j))
             .await
             .map_err(|e| e.to_string())?;
-        (recorded.iter().map(|r| r.target).collect(), pending)
+        (None, pending)
     } else {
         let banned = inner
             .bans
@@ -259,11 +256,13 @@ pub async fn changes(
             .banned_list(jail)
             .await
             .map_err(|e| format!("cannot read fail2ban's banned list of `{jail}`: {e}"))?;
-        let set = banned
+        let mut list: Vec<Target> = banned
             .iter()
             .filter_map(|s| Target::parse(s).ok())
             .collect();
         drop(banned);
+        list.sort_unstable();
+        list.dedup();
         let (j, default) = (jail.to_string(), inner.default_jail.clone());
         let orphans = inner
             .db
@@ -273,56 +272,46 @@ pub async fn changes(
         if let Ok(mut v) = inner.verified.lock() {
             v.insert(jail.to_string(), Instant::now());
         }
-        (set, orphans)
+        (Some(list), orphans)
     };
 
     let mut c = Changes::default();
-    // Recorded bans fail2ban holds; when trusted, that is every record.
-    let held: HashSet<Target> = if counts_agree {
-        in_fail2ban
-    } else {
-        let mut held = HashSet::with_capacity(recorded.len());
-        let mut confirm = HashSet::new();
-        for row in &recorded {
-            if in_fail2ban.contains(&row.target) {
-                held.insert(row.target);
-                if row.confirmed_at.is_none() {
-                    confirm.insert(row.chunk);
-                }
-            } else {
-                c.lost.push(row.target);
-            }
+    // What fail2ban bans, and of that what bangui recorded (trusted: the records).
+    let (in_fail2ban, held): (&[Target], Vec<Target>) = match &fetched {
+        None => (&recorded.targets, Vec::new()),
+        Some(list) => {
+            c.lost = minus(&recorded.targets, list);
+            let held = minus(&recorded.targets, &c.lost);
+            let mut confirm: Vec<i64> = recorded
+                .unconfirmed
+                .iter()
+                .filter(|(t, _)| list.binary_search(t).is_ok())
+                .map(|(_, chunk)| *chunk)
+                .collect();
+            confirm.sort_unstable();
+            confirm.dedup();
+            c.confirm = confirm;
+            // Listed targets fail2ban bans without a record of bangui's: adopted.
+            c.adopt = minus(&minus(wanted, &minus(wanted, list)), &held);
+            (list, held)
         }
-        c.confirm = confirm.into_iter().collect();
-        // Listed targets fail2ban bans without a record of bangui's: adopted.
-        for t in wanted {
-            if in_fail2ban.contains(t) && !held.contains(t) {
-                c.adopt.push(*t);
-            }
-        }
-        held
     };
-    drop(recorded);
+    let held: &[Target] = if fetched.is_some() {
+        &held
+    } else {
+        &recorded.targets
+    };
     c.added = minus(wanted, &previous);
     c.removed = minus(&previous, wanted);
-    let lost: HashSet<Target> = c.lost.iter().copied().collect();
-    let adopted: HashSet<Target> = c.adopt.iter().copied().collect();
-    for t in wanted {
-        if !held.contains(t) && !adopted.contains(t) {
-            c.to_send.push(*t);
-            if lost.contains(t) {
-                c.relisted_lost += 1;
-            }
-        }
-    }
+    c.to_send = minus(wanted, in_fail2ban);
+    c.relisted_lost = (c.to_send.len() - minus(&c.to_send, &c.lost).len()) as u64;
     let mut candidates: Vec<Target> = c
         .removed
         .iter()
         .chain(orphans.iter())
-        .filter(|t| held.contains(t) && wanted.binary_search(t).is_err())
+        .filter(|t| held.binary_search(t).is_ok() && wanted.binary_search(t).is_err())
         .copied()
         .collect();
-    c.held = held;
     candidates.sort_unstable();
     candidates.dedup();
     let (name, j, default) = (
@@ -356,16 +345,15 @@ pub async fn apply(
     run.lost = c.relisted_lost;
     run.to_ban = c.to_send.len() as u64;
     run.to_unban = c.to_unban.len() as u64;
-    // New entries that get a ban request are written with their batch.
-    let sending: HashSet<Target> = c.to_send.iter().copied().collect();
-    let (quiet, with_bans): (Vec<Target>, Vec<Target>) =
-        c.added.iter().partition(|t| !sending.contains(t));
-    drop(sending);
-    let with_bans: Arc<HashSet<Target>> = Arc::new(with_bans.into_iter().collect());
+    // New entries that get a ban request are written with their batch; the
+    // rest now. Both lists are sorted, so no sets are built (a list can hold
+    // a million entries).
+    let quiet = minus(&c.added, &c.to_send);
+    let added = Arc::new(c.added);
     {
         let snapshot = run.clone();
         let (source, jail) = (run.source.clone(), run.jail.clone());
-        let (removed, added, lost, confirm, adopt) = (c.removed, quiet, c.lost, c.confirm, c.adopt);
+        let (removed, lost, confirm, adopt) = (c.removed, c.lost, c.confirm, c.adopt);
         inner
             .db
             .call(move |conn| {
@@ -376,7 +364,7 @@ pub async fn apply(
                         jail: &jail,
                         run: &snapshot,
                         removed: &removed,
-                        added: &added,
+                        added: &quiet,
                         lost: &lost,
                         confirm: &confirm,
                         adopt: &adopt,
@@ -390,7 +378,7 @@ pub async fn apply(
     // Unbans first: right after a run of bans fail2ban is still busy storing
     // them, and unbans then wait on it.
     unban_all(inner, run, c.to_unban, cancel).await?;
-    ban_all(inner, run, Arc::new(c.to_send), with_bans, cancel).await
+    ban_all(inner, run, Arc::new(c.to_send), added, cancel).await
 }
 
 /// Sends bans in time-sized batches. While fail2ban works on one batch, the
@@ -400,7 +388,7 @@ async fn ban_all(
     inner: &Inner,
     run: &mut ImportRunInfo,
     targets: Arc<Vec<Target>>,
-    new_entries: Arc<HashSet<Target>>,
+    new_entries: Arc<Vec<Target>>,
     cancel: &CancellationToken,
 ) -> Result<(), String> {
     if targets.is_empty() {
@@ -421,7 +409,7 @@ async fn ban_all(
                 .map(|r| {
                     targets[r.clone()]
                         .iter()
-                        .filter(|t| new_entries.contains(t))
+                        .filter(|t| new_entries.binary_search(t).is_ok())
                         .copied()
                         .collect()
                 })
@@ -601,19 +589,17 @@ pub async fn stored_bans(inner: &Inner, jail: &str, targets: Vec<Target>) -> (Ve
 
 async fn old_enough(inner: &Inner, jail: &str, targets: Vec<Target>) -> (Vec<Target>, usize) {
     let j = jail.to_string();
-    let rows = inner
+    let cutoff = inner.clock.now_unix() - persisted::FALLBACK_AGE_SECS;
+    let old = inner
         .db
-        .call(move |conn| store::bans(conn, &j))
+        .call(move |conn| store::confirmed_before(conn, &j, cutoff))
         .await
         .unwrap_or_default();
-    let cutoff = inner.clock.now_unix() - persisted::FALLBACK_AGE_SECS;
-    let old: HashSet<Target> = rows
-        .into_iter()
-        .filter(|r| r.confirmed_at.is_some_and(|t| t <= cutoff))
-        .map(|r| r.target)
-        .collect();
     let total = targets.len();
-    let ready: Vec<Target> = targets.into_iter().filter(|t| old.contains(t)).collect();
+    let ready: Vec<Target> = targets
+        .into_iter()
+        .filter(|t| old.binary_search(t).is_ok())
+        .collect();
     let deferred = total - ready.len();
     (ready, deferred)
 }
@@ -636,10 +622,10 @@ mod tests {
     }
 
     #[test]
-    fn the_hash_ignores_order() {
-        let a = [t("11.0.0.1"), t("2001:db8::1"), t("198.51.100.0/24")];
-        let b = [a[2], a[0], a[1]];
-        assert_eq!(content_hash(&a), content_hash(&b));
-        assert_ne!(content_hash(&a), content_hash(&a[..2]));
+    fn the_hash_is_of_the_canonical_text() {
+        let a = [t("11.0.0.1"), t("198.51.100.0/24")];
+        let expected = Sha256::digest(b"11.0.0.1\n198.51.100.0/24\n").to_vec();
+        assert_eq!(content_hash(&a), expected);
+        assert_ne!(content_hash(&a), content_hash(&a[..1]));
     }
 }

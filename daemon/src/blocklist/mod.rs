@@ -580,18 +580,14 @@ impl Blocklists {
         let started = std::time::Instant::now();
         let prepared = import::prepare(inner, source, jail, run, true, cancel).await?;
         let prepared_at = started.elapsed();
-        // Where the listed addresses come from, worked out in the background.
-        let hosts: Vec<std::net::IpAddr> = prepared
-            .wanted
-            .iter()
-            .filter(|t| t.is_host())
-            .map(|t| t.net().addr())
-            .collect();
-        let geo = inner.geo.clone();
-        tokio::task::spawn_blocking(move || geo.prewarm(&hosts));
-        let changes = import::changes(inner, &source.name, jail, &prepared.wanted).await?;
+        // Where the listed addresses come from, worked out in the background
+        // from the same list (shared, not copied).
+        let wanted = Arc::new(prepared.wanted);
+        let (geo, list) = (inner.geo.clone(), Arc::clone(&wanted));
+        tokio::task::spawn_blocking(move || geo.prewarm(&list));
+        let changes = import::changes(inner, &source.name, jail, &wanted).await?;
         let compared_at = started.elapsed();
-        drop(prepared.wanted);
+        drop(wanted);
         import::apply(inner, run, changes, cancel).await?;
         tracing::info!(
             download_ms = prepared_at.as_millis() as u64,

@@ -257,31 +257,45 @@ pub fn mark_pending(conn: &mut Connection, jail: &str, list: &[Target]) -> Resul
     Ok(())
 }
 
-/// One recorded ban: its batch and whether fail2ban acknowledged that batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BanRow {
-    pub target: Target,
-    pub chunk: i64,
-    pub confirmed_at: Option<i64>,
+/// A jail's ban records: every target (sorted), and those whose batch fail2ban
+/// has not acknowledged, with the batch.
+#[derive(Debug, Default)]
+pub struct BanRecords {
+    pub targets: Vec<Target>,
+    pub unconfirmed: Vec<(Target, i64)>,
 }
 
-pub fn bans(conn: &Connection, jail: &str) -> Result<Vec<BanRow>, StoreError> {
+pub fn bans(conn: &Connection, jail: &str) -> Result<BanRecords, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT b.target, b.chunk, c.confirmed_at FROM blocklist_bans b
+        "SELECT b.target, b.chunk, c.confirmed_at IS NOT NULL FROM blocklist_bans b
          LEFT JOIN blocklist_chunks c ON c.id = b.chunk WHERE b.jail = ?1",
     )?;
     let mut rows = stmt.query([jail])?;
-    let mut out = Vec::new();
+    let mut out = BanRecords::default();
     while let Some(row) = rows.next()? {
         if let Ok(target) = Target::parse(row.get_ref(0)?.as_str()?) {
-            out.push(BanRow {
-                target,
-                chunk: row.get(1)?,
-                confirmed_at: row.get(2)?,
-            });
+            out.targets.push(target);
+            if !row.get::<_, bool>(2)? {
+                out.unconfirmed.push((target, row.get(1)?));
+            }
         }
     }
+    out.targets.sort_unstable();
     Ok(out)
+}
+
+/// Targets in `jail` whose batch fail2ban acknowledged at or before `cutoff`.
+pub fn confirmed_before(
+    conn: &Connection,
+    jail: &str,
+    cutoff: i64,
+) -> Result<Vec<Target>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT b.target FROM blocklist_bans b JOIN blocklist_chunks c ON c.id = b.chunk
+         WHERE b.jail = ?1 AND c.confirmed_at <= ?2",
+    )?;
+    let rows = stmt.query_map(params![jail, cutoff], |r| r.get::<_, String>(0))?;
+    targets(rows)
 }
 
 /// What reconciling with fail2ban and the new list changes before any request.

@@ -547,7 +547,7 @@ impl Geo {
     /// covers, and an address MaxMind does not know is not recorded (it is
     /// resolved like any other when it is banned or seen in the history).
     /// Blocking: call it off the async workers.
-    pub fn prewarm(&self, ips: &[IpAddr]) {
+    pub fn prewarm(&self, targets: &[crate::targets::Target]) {
         if self.inner.maxmind.snapshot().is_empty() {
             self.inner.maxmind.refresh();
             if self.inner.maxmind.snapshot().is_empty() {
@@ -560,8 +560,13 @@ impl Geo {
             record_misses: false,
         };
         // In slices, so readers are never kept waiting long on the cache lock.
-        for slice in ips.chunks(10_000) {
-            self.resolve_local(slice, reach);
+        for slice in targets.chunks(10_000) {
+            let hosts: Vec<IpAddr> = slice
+                .iter()
+                .filter(|t| t.is_host())
+                .map(|t| t.net().addr())
+                .collect();
+            self.resolve_local(&hosts, reach);
         }
     }
 
