@@ -128,30 +128,19 @@ pub struct FakeIpApi {
 impl FakeIpApi {
     /// Starts on a loopback port, allowing `limit` requests per `window`.
     pub fn start(limit: u32, window: Duration) -> FakeIpApi {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
         let inner = Arc::new(Mutex::new(Inner {
             limit,
             window,
             ..Inner::default()
         }));
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
         let app = axum::Router::new()
             .route("/batch", axum::routing::post(batch))
             .with_state(Arc::clone(&inner));
-        runtime.spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let served = crate::http::serve(app);
         FakeIpApi {
             inner,
-            addr,
-            _runtime: Arc::new(runtime),
+            addr: served.addr,
+            _runtime: served.runtime,
         }
     }
 

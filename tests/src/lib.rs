@@ -7,6 +7,7 @@
 
 pub mod fail2ban;
 pub mod geo;
+pub mod http;
 pub mod lists;
 
 use std::os::unix::fs::PermissionsExt;

@@ -40,26 +40,15 @@ pub struct ListServer {
 
 impl ListServer {
     pub fn start() -> ListServer {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
         let inner = Arc::new(Mutex::new(Inner::default()));
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
         let app = axum::Router::new()
             .route("/{*path}", axum::routing::get(serve))
             .with_state(Arc::clone(&inner));
-        runtime.spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let served = crate::http::serve(app);
         ListServer {
             inner,
-            addr,
-            _runtime: Arc::new(runtime),
+            addr: served.addr,
+            _runtime: served.runtime,
         }
     }
 

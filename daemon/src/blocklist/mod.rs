@@ -74,21 +74,15 @@ pub struct Blocklists {
 }
 
 fn row_from_config(s: &SourceConfig) -> SourceRow {
-    SourceRow {
-        name: s.name.clone(),
-        url: s.url.clone(),
-        jail: s.jail.clone(),
-        interval_secs: s.interval.as_secs(),
-        max_entries: s.max_entries,
-        enabled: s.enabled,
-        origin: "config".into(),
-        etag: None,
-        last_modified: None,
-        content_sha256: None,
-        failure_streak: 0,
-        last_attempt_at: None,
-        last_success_at: None,
-    }
+    SourceRow::new(
+        s.name.clone(),
+        s.url.clone(),
+        s.jail.clone(),
+        s.interval.as_secs(),
+        s.max_entries,
+        s.enabled,
+        "config",
+    )
 }
 
 impl Blocklists {
@@ -229,21 +223,15 @@ impl Blocklists {
         if let Some(jail) = &req.jail {
             crate::config::check_jail_name(jail).map_err(BlocklistError::Invalid)?;
         }
-        let row = SourceRow {
-            name: req.name.clone(),
-            url: req.url,
-            jail: req.jail,
-            interval_secs: interval.as_secs(),
+        let row = SourceRow::new(
+            req.name.clone(),
+            req.url,
+            req.jail,
+            interval.as_secs(),
             max_entries,
-            enabled: true,
-            origin: "ctl".into(),
-            etag: None,
-            last_modified: None,
-            content_sha256: None,
-            failure_streak: 0,
-            last_attempt_at: None,
-            last_success_at: None,
-        };
+            true,
+            "ctl",
+        );
         let now = self.inner.clock.now_unix();
         let r = row.clone();
         let inserted = self

@@ -25,6 +25,35 @@ pub struct SourceRow {
     pub last_success_at: Option<i64>,
 }
 
+impl SourceRow {
+    /// A new source, never imported.
+    pub fn new(
+        name: String,
+        url: String,
+        jail: Option<String>,
+        interval_secs: u64,
+        max_entries: u64,
+        enabled: bool,
+        origin: &str,
+    ) -> SourceRow {
+        SourceRow {
+            name,
+            url,
+            jail,
+            interval_secs,
+            max_entries,
+            enabled,
+            origin: origin.to_string(),
+            etag: None,
+            last_modified: None,
+            content_sha256: None,
+            failure_streak: 0,
+            last_attempt_at: None,
+            last_success_at: None,
+        }
+    }
+}
+
 const SOURCE_COLUMNS: &str = "name, url, jail, interval_secs, max_entries, enabled, origin, etag, \
      last_modified, content_sha256, failure_streak, last_attempt_at, last_success_at";
 

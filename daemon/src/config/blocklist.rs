@@ -33,21 +33,8 @@ pub struct BlocklistConfig {
 pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
 pub const MAX_ENTRIES_LIMIT: u64 = 10_000_000;
 
-/// Checks a source name: short, and safe in logs, file names and tables.
 pub fn check_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{}` is not a source name (1-64 letters, digits, - _ .)",
-            name.chars().take(64).collect::<String>()
-        ))
-    }
+    super::check_identifier("source", name)
 }
 
 /// Checks a source URL: http, https or file, with a host or an absolute path.

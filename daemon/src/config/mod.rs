@@ -318,8 +318,9 @@ fn positive(
     Ok(value)
 }
 
-/// A jail name bangui will put in fail2ban's configuration and requests.
-pub fn check_jail_name(name: &str) -> Result<(), String> {
+/// A name bangui puts in fail2ban's configuration, requests, logs and
+/// tables: 1-64 letters, digits, `-`, `_` and `.`.
+pub fn check_identifier(what: &str, name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -329,10 +330,14 @@ pub fn check_jail_name(name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "`{}` is not a jail name (letters, digits, - _ . only)",
+            "`{}` is not a {what} name (1-64 letters, digits, - _ .)",
             name.chars().take(64).collect::<String>()
         ))
     }
+}
+
+pub fn check_jail_name(name: &str) -> Result<(), String> {
+    check_identifier("jail", name)
 }
 
 /// Largest `ban_chunk`: bigger requests freeze fail2ban's socket for seconds.
