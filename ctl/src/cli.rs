@@ -64,6 +64,53 @@ pub enum Command {
     /// IP blocklists bangui downloads and bans in fail2ban
     #[command(subcommand)]
     Blocklist(BlocklistCommand),
+    /// Every ban fail2ban made, kept past its purge age
+    #[command(subcommand)]
+    History(HistoryCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Archived bans, newest first
+    List {
+        #[arg(long)]
+        ip: Option<String>,
+        #[arg(long)]
+        jail: Option<String>,
+        /// ISO country code, e.g. DE
+        #[arg(long)]
+        country: Option<String>,
+        /// A time ("2026-11-01", "2026-11-01 12:00:00") or an age ("7d")
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        #[arg(long, value_name = "WHEN")]
+        until: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Continue from a previous page (its "next" id)
+        #[arg(long, value_name = "ID")]
+        before: Option<u64>,
+    },
+    /// One address: its bans across jails, blocklists that list it, where it is
+    Ip { ip: String },
+    /// Counts grouped by jail, country, asn or day
+    Stats {
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        #[arg(long, default_value = "jail")]
+        by: String,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// The most banned addresses, countries or networks
+    Top {
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        #[arg(long, default_value = "ip")]
+        by: String,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -75,5 +75,6 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Banned { address } => commands::fail2ban::banned(&mut daemon, address, json).await,
         Command::Geo(command) => commands::geo::run(&mut daemon, command, json).await,
         Command::Blocklist(command) => commands::blocklist::run(&mut daemon, command, json).await,
+        Command::History(command) => commands::history::run(&mut daemon, command, json).await,
     }
 }

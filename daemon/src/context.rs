@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::fail2ban::Fail2ban;
 use crate::fail2ban::health::Health;
 use crate::geo::Geo;
+use crate::history::History;
 use crate::scheduler::Scheduler;
 use crate::server::peer::AdminPolicy;
 use crate::sessions::Sessions;
@@ -26,6 +27,7 @@ pub struct Ctx {
     pub bans: Bans,
     pub geo: Geo,
     pub blocklists: Blocklists,
+    pub history: History,
     pub clock: Clock,
     pub policy: AdminPolicy,
     /// Unix seconds at start.

@@ -9,6 +9,7 @@ pub mod config;
 pub mod context;
 pub mod fail2ban;
 pub mod geo;
+pub mod history;
 pub mod http;
 pub mod ids;
 pub mod jobs;
@@ -40,6 +41,7 @@ use crate::fail2ban::health::Health;
 use crate::fail2ban::jails::{self, ManagedJail};
 use crate::fail2ban::{Fail2ban, Settings};
 use crate::geo::Geo;
+use crate::history::History;
 use crate::jobs::JobDeps;
 use crate::lock::{InstanceLock, LockError};
 use crate::scheduler::{DbRunLog, Scheduler};
@@ -243,6 +245,14 @@ pub async fn run(config: Config, test_hooks: bool, shutdown: Shutdown) -> Result
     })
     .await
     .map_err(DaemonError::Blocklist)?;
+    let history = History::new(history::Deps {
+        db: db.clone(),
+        fail2ban: Arc::clone(&fail2ban),
+        geo: geo.clone(),
+        clock: clock.clone(),
+        database: config.fail2ban.database.clone(),
+        retention_days: config.history_retention_days,
+    });
     let scheduler = Scheduler::new(
         Arc::new(DbRunLog(db.clone())),
         clock.clone(),
@@ -255,6 +265,7 @@ pub async fn run(config: Config, test_hooks: bool, shutdown: Shutdown) -> Result
         health: Arc::clone(&health),
         geo: geo.clone(),
         blocklists: blocklists.clone(),
+        history: history.clone(),
         clock: clock.clone(),
         test_hooks,
     };
@@ -277,6 +288,7 @@ pub async fn run(config: Config, test_hooks: bool, shutdown: Shutdown) -> Result
         bans,
         geo: geo.clone(),
         blocklists: blocklists.clone(),
+        history,
         clock: clock.clone(),
         policy: AdminPolicy {
             own_uid: nix::unistd::geteuid().as_raw(),

@@ -122,7 +122,43 @@ fn all_requests() -> Vec<Request> {
             limit: 5,
         }),
         Request::PlanImport(SourceName { name: "f".into() }),
+        Request::HistoryList(HistoryQuery {
+            ip: None,
+            jail: Some("sshd".into()),
+            country: Some("DE".into()),
+            since: Some(1),
+            until: None,
+            before_id: Some(9),
+            limit: 50,
+        }),
+        Request::HistoryIp(HistoryIpQuery {
+            ip: "192.0.2.1".into(),
+        }),
+        Request::HistoryStats(HistoryGroupQuery {
+            by: "jail".into(),
+            since: None,
+            limit: 10,
+        }),
+        Request::HistoryTop(HistoryGroupQuery {
+            by: "ip".into(),
+            since: Some(5),
+            limit: 10,
+        }),
     ]
+}
+
+fn history_row() -> HistoryRow {
+    HistoryRow {
+        id: 1,
+        jail: "sshd".into(),
+        ip: "192.0.2.1".into(),
+        time_of_ban: 1_700_000_000,
+        bantime: 600,
+        bancount: 1,
+        failures: Some(5),
+        country_code: Some("DE".into()),
+        asn: None,
+    }
 }
 
 fn import_run() -> ImportRunInfo {
@@ -334,6 +370,38 @@ fn all_responses() -> Vec<Response> {
             samples: vec![],
             error: None,
         }),
+        Response::HistoryPage(HistoryPage {
+            rows: vec![history_row()],
+            next_before_id: Some(1),
+        }),
+        Response::HistoryIp(HistoryIpInfo {
+            ip: "192.0.2.1".into(),
+            geo: Some(geo_info()),
+            bans: vec![history_row()],
+            total_bans: 1,
+            blocklists: vec!["f".into()],
+            blocklist_jails: vec![],
+        }),
+        Response::HistoryStats(HistoryStatsInfo {
+            by: "jail".into(),
+            since: None,
+            total_bans: 1,
+            total_addresses: 1,
+            groups: vec![HistoryGroup {
+                key: "sshd".into(),
+                bans: 1,
+                addresses: 1,
+            }],
+            sync: HistorySyncInfo {
+                dbfile: Some("/var/lib/fail2ban/fail2ban.sqlite3".into()),
+                status: "ok".into(),
+                detail: None,
+                synced_at: Some(2),
+                archived: 1,
+                oldest: Some(1),
+                newest: Some(2),
+            },
+        }),
     ]
 }
 
@@ -370,6 +438,10 @@ fn request_index(r: &Request) -> usize {
         Request::RunImport(_) => 26,
         Request::ListImportRuns(_) => 27,
         Request::PlanImport(_) => 28,
+        Request::HistoryList(_) => 29,
+        Request::HistoryIp(_) => 30,
+        Request::HistoryStats(_) => 31,
+        Request::HistoryTop(_) => 32,
     }
 }
 
@@ -398,6 +470,9 @@ fn response_index(r: &Response) -> usize {
         Response::SourceRemoved(_) => 20,
         Response::ImportRuns(_) => 21,
         Response::ImportPlan(_) => 22,
+        Response::HistoryPage(_) => 23,
+        Response::HistoryIp(_) => 24,
+        Response::HistoryStats(_) => 25,
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod blocklist;
 pub mod fail2ban;
 pub mod geo;
+pub mod history;
 pub mod jobs;
 pub mod ping;
 pub mod sessions;

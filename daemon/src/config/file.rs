@@ -22,6 +22,8 @@ pub struct FileConfig {
     #[serde(default)]
     pub blocklist: BlocklistSection,
     #[serde(default)]
+    pub history: HistorySection,
+    #[serde(default)]
     pub jobs: BTreeMap<String, JobSection>,
 }
 
@@ -44,6 +46,13 @@ pub struct Fail2banSection {
     #[serde(default, with = "super::duration")]
     pub request_timeout: Option<Duration>,
     pub max_reply: Option<usize>,
+    pub database: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistorySection {
+    pub retention_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

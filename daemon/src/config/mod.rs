@@ -58,6 +58,8 @@ pub struct Fail2banConfig {
     pub ban_request_time: Duration,
     pub request_timeout: Duration,
     pub max_reply: usize,
+    /// fail2ban's database for history; None: ask fail2ban.
+    pub database: Option<PathBuf>,
 }
 
 /// What may never be banned, beyond loopback (which never may).
@@ -91,6 +93,8 @@ pub struct Config {
     pub allowlist: AllowlistConfig,
     pub geo: GeoConfig,
     pub blocklist: BlocklistConfig,
+    /// Days raw ban history is kept (daily roll-ups are kept for ever).
+    pub history_retention_days: u32,
     /// The jobs to register, defaults merged with the file's `[jobs.*]` tables.
     pub jobs: Vec<JobSpec>,
 }
@@ -263,6 +267,13 @@ impl Config {
         let allowlist = allowlist_config(file.allowlist, &invalid)?;
         let geo = geo::geo_config(file.geo, &invalid)?;
         let blocklist = blocklist::blocklist_config(file.blocklist, &invalid)?;
+        let history_retention_days = file.history.retention_days.unwrap_or(365);
+        if !(1..=36_500).contains(&history_retention_days) {
+            return Err(invalid(
+                "history.retention_days",
+                "must be between 1 and 36500".into(),
+            ));
+        }
         let jobs = merge_jobs(job_defaults, file.jobs, &invalid)?;
 
         Ok(Config {
@@ -283,6 +294,7 @@ impl Config {
             allowlist,
             geo,
             blocklist,
+            history_retention_days,
             jobs,
         })
     }
@@ -410,6 +422,16 @@ fn fail2ban_config(
             invalid,
         )?,
         max_reply,
+        database: match f.database {
+            Some(p) if p.as_os_str().is_empty() => None,
+            Some(p) if !p.is_absolute() => {
+                return Err(invalid(
+                    "fail2ban.database",
+                    format!("{} is not an absolute path", p.display()),
+                ));
+            }
+            other => other,
+        },
     })
 }
 

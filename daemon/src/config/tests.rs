@@ -141,6 +141,8 @@ fn bad_values_are_explained() {
         ("[geo]\nmaxmind_db = \"relative.mmdb\"\n", "geo.maxmind_db"),
         ("[geo]\nqueue_size = 1\n", "geo.queue_size"),
         ("[blocklist]\nmax_body = 10\n", "blocklist.max_body"),
+        ("[history]\nretention_days = 0\n", "history.retention_days"),
+        ("[fail2ban]\ndatabase = \"rel.db\"\n", "fail2ban.database"),
         (
             "[blocklist]\ndefault_interval = \"10s\"\n",
             "blocklist.default_interval",
@@ -232,6 +234,10 @@ fn the_packaged_config_documents_the_defaults() {
         default.geo.maxmind_asn_db.path
     );
     assert_eq!(documented.blocklist, default.blocklist);
+    assert_eq!(
+        documented.history_retention_days,
+        default.history_retention_days
+    );
     let mut geo = documented.geo.clone();
     geo.maxmind_db.explicit = false;
     geo.maxmind_asn_db.explicit = false;
@@ -279,6 +285,8 @@ fn the_packaged_config_documents_the_defaults() {
         "retries",
         "default_interval",
         "default_max_entries",
+        "database",
+        "retention_days",
     ] {
         assert!(
             text.contains(&format!("# {key} = ")),

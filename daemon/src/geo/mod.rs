@@ -203,6 +203,11 @@ impl Geo {
         cache.get(&ip).map(|e| cache.names.info(ip, e))
     }
 
+    /// Whether anything can place an address: a MaxMind file or ip-api.
+    pub fn can_resolve(&self) -> bool {
+        self.inner.background_remote || !self.inner.maxmind.snapshot().is_empty()
+    }
+
     /// Whether background work may ask ip-api.
     pub fn background_remote(&self) -> bool {
         self.inner.background_remote

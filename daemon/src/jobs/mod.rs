@@ -4,6 +4,7 @@ mod blocklist_import;
 mod geo_cache_flush;
 mod geo_re_resolve;
 mod health_check;
+mod history_sync;
 mod session_cleanup;
 #[cfg(feature = "test-hooks")]
 mod test_sleep;
@@ -16,6 +17,7 @@ use crate::clock::Clock;
 use crate::fail2ban::Fail2ban;
 use crate::fail2ban::health::Health;
 use crate::geo::Geo;
+use crate::history::History;
 use crate::scheduler::{Job, JobSpec};
 use crate::sessions::Sessions;
 
@@ -23,6 +25,7 @@ pub use blocklist_import::BlocklistImport;
 pub use geo_cache_flush::GeoCacheFlush;
 pub use geo_re_resolve::GeoReResolve;
 pub use health_check::HealthCheck;
+pub use history_sync::HistorySync;
 pub use session_cleanup::SessionCleanup;
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -34,6 +37,7 @@ pub struct JobDeps {
     pub health: Arc<Health>,
     pub geo: Geo,
     pub blocklists: Blocklists,
+    pub history: History,
     pub clock: Clock,
     /// Switched on by `BANGUI_TEST_HOOKS=1` in builds with the `test-hooks` feature.
     pub test_hooks: bool,
@@ -53,6 +57,11 @@ pub fn defaults(test_hooks: bool) -> Vec<JobSpec> {
             blocklist_import::ID,
             Duration::from_secs(300),
             Duration::from_secs(600),
+        ),
+        JobSpec::new(
+            history_sync::ID,
+            Duration::from_secs(300),
+            Duration::from_secs(300),
         ),
         JobSpec::new(
             geo_cache_flush::ID,
@@ -91,6 +100,9 @@ pub fn build(id: &str, deps: &JobDeps) -> Option<Arc<dyn Job>> {
         session_cleanup::ID => Some(Arc::new(SessionCleanup::new(deps.sessions.clone()))),
         blocklist_import::ID => Some(Arc::new(BlocklistImport {
             blocklists: deps.blocklists.clone(),
+        })),
+        history_sync::ID => Some(Arc::new(HistorySync {
+            history: deps.history.clone(),
         })),
         geo_cache_flush::ID => Some(Arc::new(GeoCacheFlush {
             geo: deps.geo.clone(),

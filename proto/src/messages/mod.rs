@@ -6,6 +6,7 @@ mod bans;
 mod blocklist;
 mod fail2ban;
 mod geo;
+mod history;
 mod jobs;
 mod sessions;
 mod status;
@@ -21,6 +22,10 @@ pub use fail2ban::{Fail2banHealth, Fail2banState, JailCounts, JailStatusInfo, Ja
 pub use geo::{
     GeoFlushed, GeoForget, GeoForgotten, GeoInfo, GeoLookup, GeoStatsInfo, GeoUnresolvedQuery,
     IpApiInfo, MaxMindInfo,
+};
+pub use history::{
+    HistoryGroup, HistoryGroupQuery, HistoryIpInfo, HistoryIpQuery, HistoryPage, HistoryQuery,
+    HistoryRow, HistoryStatsInfo, HistorySyncInfo,
 };
 pub use jobs::{JobInfo, JobTriggered, ListRuns, Outcome, RunJob, RunRecord, ShowRun, Trigger};
 pub use sessions::{
@@ -66,6 +71,10 @@ pub enum Request {
     RunImport(RunImport),
     ListImportRuns(ListImportRuns),
     PlanImport(SourceName),
+    HistoryList(HistoryQuery),
+    HistoryIp(HistoryIpQuery),
+    HistoryStats(HistoryGroupQuery),
+    HistoryTop(HistoryGroupQuery),
 }
 
 impl Request {
@@ -100,7 +109,11 @@ impl Request {
             | Request::GeoUnresolved(_)
             | Request::ListSources
             | Request::ShowSource(_)
-            | Request::ListImportRuns(_) => false,
+            | Request::ListImportRuns(_)
+            | Request::HistoryList(_)
+            | Request::HistoryIp(_)
+            | Request::HistoryStats(_)
+            | Request::HistoryTop(_) => false,
             // A plan downloads the list and asks fail2ban: an administrator's call.
             Request::PlanImport(_) => true,
         }
@@ -138,6 +151,10 @@ impl Request {
             Request::RunImport(_) => "run_import",
             Request::ListImportRuns(_) => "list_import_runs",
             Request::PlanImport(_) => "plan_import",
+            Request::HistoryList(_) => "history_list",
+            Request::HistoryIp(_) => "history_ip",
+            Request::HistoryStats(_) => "history_stats",
+            Request::HistoryTop(_) => "history_top",
         }
     }
 }
@@ -170,6 +187,9 @@ pub enum Response {
     SourceRemoved(SourceRemoved),
     ImportRuns(Vec<ImportRunInfo>),
     ImportPlan(ImportPlan),
+    HistoryPage(HistoryPage),
+    HistoryIp(HistoryIpInfo),
+    HistoryStats(HistoryStatsInfo),
 }
 
 impl Response {
@@ -199,6 +219,9 @@ impl Response {
             Response::SourceRemoved(_) => "source_removed",
             Response::ImportRuns(_) => "import_runs",
             Response::ImportPlan(_) => "import_plan",
+            Response::HistoryPage(_) => "history_page",
+            Response::HistoryIp(_) => "history_ip",
+            Response::HistoryStats(_) => "history_stats",
         }
     }
 }

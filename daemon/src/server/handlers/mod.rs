@@ -4,6 +4,7 @@
 mod blocklist;
 mod fail2ban;
 mod geo;
+mod history;
 mod jobs;
 mod sessions;
 mod status;
@@ -50,6 +51,10 @@ pub async fn dispatch(
         Request::RunImport(r) => blocklist::run(ctx, r).await,
         Request::ListImportRuns(r) => blocklist::runs(ctx, r).await,
         Request::PlanImport(r) => blocklist::plan(ctx, r).await,
+        Request::HistoryList(q) => history::list(ctx, q).await,
+        Request::HistoryIp(q) => history::ip(ctx, q).await,
+        Request::HistoryStats(q) => history::stats(ctx, q, false).await,
+        Request::HistoryTop(q) => history::stats(ctx, q, true).await,
     }
 }
 

@@ -1,0 +1,324 @@
+//! bangui's archive: `ban_history`, its daily roll-ups and the sync state.
+
+use bangui_proto::messages::{HistoryGroup, HistoryQuery, HistoryRow, HistorySyncInfo};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::source::BanRow;
+use crate::store::StoreError;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncState {
+    pub dbfile: Option<String>,
+    pub last_rowid: i64,
+    pub last: Option<(String, String, i64)>,
+}
+
+pub fn state(conn: &Connection) -> Result<SyncState, StoreError> {
+    Ok(conn.query_row(
+        "SELECT dbfile, last_rowid, last_jail, last_ip, last_time FROM history_sync WHERE id = 1",
+        [],
+        |r| {
+            let last = match (r.get(2)?, r.get(3)?, r.get(4)?) {
+                (Some(j), Some(i), Some(t)) => Some((j, i, t)),
+                _ => None,
+            };
+            Ok(SyncState {
+                dbfile: r.get(0)?,
+                last_rowid: r.get(1)?,
+                last,
+            })
+        },
+    )?)
+}
+
+/// Records how a sync ended (status and detail), without moving the watermark.
+pub fn set_status(
+    conn: &Connection,
+    status: &str,
+    detail: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE history_sync SET status = ?1, detail = ?2, synced_at = ?3 WHERE id = 1",
+        params![status, detail, now],
+    )?;
+    Ok(())
+}
+
+/// Starts over from the first row (a new, replaced or reset database).
+pub fn rewind(conn: &Connection, dbfile: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE history_sync SET dbfile = ?1, last_rowid = 0, last_jail = NULL, last_ip = NULL,
+            last_time = NULL WHERE id = 1",
+        [dbfile],
+    )?;
+    Ok(())
+}
+
+/// Archives one page and moves the watermark past it, in one transaction.
+/// Returns the addresses of rows that were new.
+pub fn archive(
+    conn: &mut Connection,
+    rows: &[BanRow],
+    now: i64,
+) -> Result<Vec<String>, StoreError> {
+    let tx = conn.transaction()?;
+    let mut fresh = Vec::new();
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT OR IGNORE INTO ban_history
+                (jail, ip, time_of_ban, bantime, bancount, failures, matches, synced_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for r in rows {
+            if insert.execute(params![
+                r.jail,
+                r.ip,
+                r.time_of_ban,
+                r.bantime,
+                r.bancount,
+                r.failures,
+                r.matches,
+                now
+            ])? > 0
+            {
+                fresh.push(r.ip.clone());
+            }
+        }
+    }
+    if let Some(last) = rows.last() {
+        tx.execute(
+            "UPDATE history_sync SET last_rowid = ?1, last_jail = ?2, last_ip = ?3, last_time = ?4
+             WHERE id = 1",
+            params![last.rowid, last.jail, last.ip, last.time_of_ban],
+        )?;
+    }
+    tx.commit()?;
+    Ok(fresh)
+}
+
+/// Rolls rows older than `cutoff` up into `history_daily`, then deletes them.
+pub fn prune(conn: &mut Connection, cutoff: i64, now: i64) -> Result<u64, StoreError> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "INSERT INTO history_daily (day, jail, country, bans, addresses)
+         SELECT date(h.time_of_ban, 'unixepoch'), h.jail, coalesce(c.code, 'unknown'),
+                count(*), count(DISTINCT h.ip)
+         FROM ban_history h
+         LEFT JOIN geo_cache g ON g.ip = h.ip
+         LEFT JOIN geo_countries c ON c.id = g.country_id
+         WHERE h.time_of_ban < ?1
+         GROUP BY 1, 2, 3
+         ON CONFLICT (day, jail, country) DO UPDATE SET
+            bans = bans + excluded.bans, addresses = addresses + excluded.addresses",
+        [cutoff],
+    )?;
+    let deleted = tx.execute("DELETE FROM ban_history WHERE time_of_ban < ?1", [cutoff])?;
+    tx.execute("UPDATE history_sync SET pruned_at = ?1 WHERE id = 1", [now])?;
+    tx.commit()?;
+    Ok(deleted as u64)
+}
+
+pub fn pruned_at(conn: &Connection) -> Result<Option<i64>, StoreError> {
+    Ok(
+        conn.query_row("SELECT pruned_at FROM history_sync WHERE id = 1", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+pub fn sync_info(conn: &Connection) -> Result<HistorySyncInfo, StoreError> {
+    let (dbfile, status, detail, synced_at) = conn.query_row(
+        "SELECT dbfile, status, detail, synced_at FROM history_sync WHERE id = 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
+    let (archived, oldest, newest) = conn.query_row(
+        "SELECT count(*), min(time_of_ban), max(time_of_ban) FROM ban_history",
+        [],
+        |r| Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get(1)?, r.get(2)?)),
+    )?;
+    Ok(HistorySyncInfo {
+        dbfile,
+        status,
+        detail,
+        synced_at,
+        archived,
+        oldest,
+        newest,
+    })
+}
+
+const ROW: &str =
+    "h.id, h.jail, h.ip, h.time_of_ban, h.bantime, h.bancount, h.failures, c.code, g.asn";
+const GEO_JOIN: &str =
+    "LEFT JOIN geo_cache g ON g.ip = h.ip LEFT JOIN geo_countries c ON c.id = g.country_id";
+
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryRow> {
+    Ok(HistoryRow {
+        id: r.get::<_, i64>(0)?.max(0) as u64,
+        jail: r.get(1)?,
+        ip: r.get(2)?,
+        time_of_ban: r.get(3)?,
+        bantime: r.get(4)?,
+        bancount: r.get::<_, i64>(5)?.clamp(0, i64::from(u32::MAX)) as u32,
+        failures: r
+            .get::<_, Option<i64>>(6)?
+            .map(|f| f.clamp(0, i64::from(u32::MAX)) as u32),
+        country_code: r.get(7)?,
+        asn: r
+            .get::<_, Option<i64>>(8)?
+            .and_then(|a| u32::try_from(a).ok()),
+    })
+}
+
+/// Newest first; one more row than `limit` tells whether a next page exists.
+pub fn list(conn: &Connection, q: &HistoryQuery) -> Result<Vec<HistoryRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ROW} FROM ban_history h {GEO_JOIN}
+         WHERE (?1 IS NULL OR h.ip = ?1) AND (?2 IS NULL OR h.jail = ?2)
+           AND (?3 IS NULL OR c.code = ?3) AND (?4 IS NULL OR h.time_of_ban >= ?4)
+           AND (?5 IS NULL OR h.time_of_ban <= ?5) AND (?6 IS NULL OR h.id < ?6)
+         ORDER BY h.id DESC LIMIT ?7"
+    ))?;
+    let rows = stmt.query_map(
+        params![
+            q.ip,
+            q.jail,
+            q.country,
+            q.since,
+            q.until,
+            q.before_id.map(|b| b as i64),
+            i64::from(q.limit) + 1
+        ],
+        read_row,
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn count_ip(conn: &Connection, ip: &str) -> Result<u64, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT count(*) FROM ban_history WHERE ip = ?1",
+            [ip],
+            |r| r.get::<_, i64>(0),
+        )?
+        .max(0) as u64)
+}
+
+/// Blocklist sources listing `ip` now, and jails where an import banned it.
+pub fn blocklist_presence(
+    conn: &Connection,
+    ip: &str,
+) -> Result<(Vec<String>, Vec<String>), StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT source FROM blocklist_entries WHERE target = ?1 ORDER BY source")?;
+    let sources = stmt
+        .query_map([ip], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    let mut stmt =
+        conn.prepare_cached("SELECT jail FROM blocklist_bans WHERE target = ?1 ORDER BY jail")?;
+    let jails = stmt
+        .query_map([ip], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok((sources, jails))
+}
+
+/// Counts grouped by jail, country, asn, day or ip; raw rows plus, for jail,
+/// country and day, the daily roll-ups of pruned rows.
+pub fn groups(
+    conn: &Connection,
+    by: &str,
+    since: Option<i64>,
+    limit: u32,
+) -> Result<(Vec<HistoryGroup>, u64, u64), StoreError> {
+    let key = match by {
+        "jail" => "h.jail",
+        "country" => "coalesce(c.code, 'unknown')",
+        "asn" => "coalesce('AS' || g.asn, 'unknown')",
+        "day" => "date(h.time_of_ban, 'unixepoch')",
+        "ip" => "h.ip",
+        other => return Err(StoreError::Corrupt(format!("no grouping `{other}`"))),
+    };
+    let join = if matches!(by, "country" | "asn") {
+        GEO_JOIN
+    } else {
+        ""
+    };
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {key} AS k, count(*), count(DISTINCT h.ip) FROM ban_history h {join}
+         WHERE (?1 IS NULL OR h.time_of_ban >= ?1)
+         GROUP BY k ORDER BY count(*) DESC, k LIMIT ?2"
+    ))?;
+    let mut out: Vec<HistoryGroup> = stmt
+        .query_map(params![since, i64::from(limit)], |r| {
+            Ok(HistoryGroup {
+                key: r.get(0)?,
+                bans: r.get::<_, i64>(1)?.max(0) as u64,
+                addresses: r.get::<_, i64>(2)?.max(0) as u64,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let rolled = match by {
+        "jail" => Some("jail"),
+        "country" => Some("country"),
+        "day" => Some("day"),
+        _ => None,
+    };
+    if let Some(column) = rolled {
+        let since_day: Option<String> = since.map(|s| {
+            humantime::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(s.max(0) as u64),
+            )
+            .to_string()
+            .chars()
+            .take(10)
+            .collect()
+        });
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {column}, sum(bans), sum(addresses) FROM history_daily
+             WHERE (?1 IS NULL OR day >= ?1) GROUP BY {column}"
+        ))?;
+        let old = stmt
+            .query_map([since_day], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        for (key, bans, addresses) in old {
+            match out.iter_mut().find(|g| g.key == key) {
+                Some(g) => {
+                    g.bans += bans.max(0) as u64;
+                    g.addresses += addresses.max(0) as u64;
+                }
+                None => out.push(HistoryGroup {
+                    key,
+                    bans: bans.max(0) as u64,
+                    addresses: addresses.max(0) as u64,
+                }),
+            }
+        }
+        out.sort_by(|a, b| b.bans.cmp(&a.bans).then_with(|| a.key.cmp(&b.key)));
+        out.truncate(limit as usize);
+    }
+    let (bans, addresses) = conn.query_row(
+        "SELECT count(*), count(DISTINCT ip) FROM ban_history WHERE (?1 IS NULL OR time_of_ban >= ?1)",
+        [since],
+        |r| Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get::<_, i64>(1)?.max(0) as u64)),
+    )?;
+    Ok((out, bans, addresses))
+}
+
+pub fn oldest_needing_prune(conn: &Connection, cutoff: i64) -> Result<bool, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM ban_history WHERE time_of_ban < ?1 LIMIT 1",
+            [cutoff],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
