@@ -218,9 +218,10 @@ impl History {
             read += page.len() as u64;
             let full = page.len() == source::PAGE;
             let now = inner.clock.now_unix();
+            let cutoff = now - i64::from(inner.retention_days) * DAY;
             let fresh = inner
                 .db
-                .call(move |conn| store::archive(conn, &page, now))
+                .call(move |conn| store::archive(conn, &page, now, cutoff))
                 .await
                 .map_err(store_failed)?;
             copied += fresh.len() as u64;
@@ -349,6 +350,7 @@ impl History {
             )));
         }
         let (by, since, limit) = (q.by.clone(), q.since, q.limit);
+        self.geo_written().await;
         let ((groups, total_bans, total_addresses), sync) = self
             .inner
             .db
@@ -367,6 +369,17 @@ impl History {
             groups,
             sync,
         })
+    }
+}
+
+impl History {
+    /// Queries join the geo tables: answers still in memory are written first.
+    async fn geo_written(&self) {
+        if self.inner.geo.counts().dirty > 0
+            && let Err(e) = self.inner.geo.flush().await
+        {
+            tracing::warn!(error = %e, "cannot write geo answers; history shows what is stored");
+        }
     }
 }
 

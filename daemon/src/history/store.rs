@@ -56,11 +56,15 @@ pub fn rewind(conn: &Connection, dbfile: &str) -> Result<(), StoreError> {
 }
 
 /// Archives one page and moves the watermark past it, in one transaction.
-/// Returns the addresses of rows that were new.
+/// Rows older than `cutoff` (past the retention) are not copied: if they
+/// were archived once they are in the roll-ups already, and a database read
+/// again from the start must not count them twice. Returns the addresses of
+/// rows that were new.
 pub fn archive(
     conn: &mut Connection,
     rows: &[BanRow],
     now: i64,
+    cutoff: i64,
 ) -> Result<Vec<String>, StoreError> {
     let tx = conn.transaction()?;
     let mut fresh = Vec::new();
@@ -70,7 +74,7 @@ pub fn archive(
                 (jail, ip, time_of_ban, bantime, bancount, failures, matches, synced_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
-        for r in rows {
+        for r in rows.iter().filter(|r| r.time_of_ban >= cutoff) {
             if insert.execute(params![
                 r.jail,
                 r.ip,
