@@ -11,10 +11,11 @@ CREATE TABLE ban_history (
     -- JSON array of the log lines that led to the ban, clipped.
     matches     TEXT,
     synced_at   INTEGER NOT NULL,
-    UNIQUE (jail, ip, time_of_ban)
+    -- The archive's key, address first so that it also serves lookups by
+    -- address (one index fewer to keep up while a big sync inserts).
+    UNIQUE (ip, jail, time_of_ban)
 );
 
-CREATE INDEX ban_history_by_ip ON ban_history (ip, time_of_ban);
 CREATE INDEX ban_history_by_time ON ban_history (time_of_ban);
 
 -- Per day, jail and country, kept after the raw rows are pruned.

@@ -23,6 +23,8 @@ use source::{Fail2banDb, SourceError};
 /// How long a read waits for fail2ban's own writes before giving up this round.
 const BUSY: Duration = Duration::from_secs(2);
 const DAY: i64 = 24 * 3600;
+/// Archive rows per transaction.
+const WRITE_ROWS: usize = 20_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -97,9 +99,8 @@ impl History {
         // Said once when the status changes, not at every run.
         let previous = inner
             .db
-            .call(|conn| store::sync_info(conn))
+            .call(|conn| store::status(conn))
             .await
-            .map(|i| i.status)
             .unwrap_or_default();
         if previous != status {
             match &detail {
@@ -197,40 +198,52 @@ impl History {
         let mut after = start;
         let mut src = src;
         let (mut read, mut copied) = (0u64, 0u64);
+        let mut pending: Vec<Vec<source::BanRow>> = Vec::new();
+        let mut pending_rows = 0;
         loop {
-            if cancel.is_cancelled() {
-                break;
-            }
-            let (back, page) = tokio::task::spawn_blocking(move || {
-                let page = src.page(after);
-                (src, page)
-            })
-            .await
-            .map_err(|e| Stop {
-                status: "failed",
-                detail: e.to_string(),
-                failed: true,
-            })?;
-            src = back;
-            let page = page.map_err(failed)?;
-            let Some(last) = page.last() else { break };
-            after = last.rowid;
-            read += page.len() as u64;
-            let full = page.len() == source::PAGE;
-            let now = inner.clock.now_unix();
-            let cutoff = now - i64::from(inner.retention_days) * DAY;
-            let fresh = inner
-                .db
-                .call(move |conn| store::archive(conn, &page, now, cutoff))
+            let stop = cancel.is_cancelled();
+            let mut last_page = stop;
+            if !stop {
+                let (back, page) = tokio::task::spawn_blocking(move || {
+                    let page = src.page(after);
+                    (src, page)
+                })
                 .await
-                .map_err(store_failed)?;
-            copied += fresh.len() as u64;
-            if geo_on {
-                inner
-                    .geo
-                    .enqueue(fresh.iter().filter_map(|ip| ip.parse::<IpAddr>().ok()));
+                .map_err(|e| Stop {
+                    status: "failed",
+                    detail: e.to_string(),
+                    failed: true,
+                })?;
+                src = back;
+                let page = page.map_err(failed)?;
+                last_page = page.len() < source::PAGE;
+                if let Some(last) = page.last() {
+                    after = last.rowid;
+                    read += page.len() as u64;
+                    pending_rows += page.len();
+                    pending.push(page);
+                }
             }
-            if !full {
+            // Written in transactions of up to WRITE_ROWS rows: reads stay
+            // short for fail2ban's sake, commits stay few for the disk's.
+            if pending_rows >= WRITE_ROWS || (last_page && !pending.is_empty()) {
+                let pages = std::mem::take(&mut pending);
+                pending_rows = 0;
+                let now = inner.clock.now_unix();
+                let cutoff = now - i64::from(inner.retention_days) * DAY;
+                let fresh = inner
+                    .db
+                    .call(move |conn| store::archive_pages(conn, &pages, now, cutoff))
+                    .await
+                    .map_err(store_failed)?;
+                copied += fresh.len() as u64;
+                if geo_on {
+                    inner
+                        .geo
+                        .enqueue(fresh.iter().filter_map(|ip| ip.parse::<IpAddr>().ok()));
+                }
+            }
+            if last_page {
                 break;
             }
             // Between pages fail2ban's writes go first.

@@ -55,18 +55,17 @@ pub fn rewind(conn: &Connection, dbfile: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Archives one page and moves the watermark past it, in one transaction.
-/// Rows older than `cutoff` (past the retention) are not copied: if they
-/// were archived once they are in the roll-ups already, and a database read
-/// again from the start must not count them twice. Returns the addresses of
-/// rows that were new.
-pub fn archive(
-    conn: &mut Connection,
+/// Archives one page and moves the watermark past it (inside the caller's
+/// transaction). Rows older than `cutoff` (past the retention) are not
+/// copied: if they were archived once they are in the roll-ups already, and
+/// a database read again from the start must not count them twice. Returns
+/// the addresses of rows that were new.
+fn archive_in(
+    tx: &rusqlite::Transaction<'_>,
     rows: &[BanRow],
     now: i64,
     cutoff: i64,
 ) -> Result<Vec<String>, StoreError> {
-    let tx = conn.transaction()?;
     let mut fresh = Vec::new();
     {
         let mut insert = tx.prepare_cached(
@@ -97,7 +96,6 @@ pub fn archive(
             params![last.rowid, last.jail, last.ip, last.time_of_ban],
         )?;
     }
-    tx.commit()?;
     Ok(fresh)
 }
 
@@ -178,26 +176,68 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryRow> {
 
 /// Newest first; one more row than `limit` tells whether a next page exists.
 pub fn list(conn: &Connection, q: &HistoryQuery) -> Result<Vec<HistoryRow>, StoreError> {
+    // Only the filters given go into the SQL, so SQLite can use the indexes
+    // (an `?1 IS NULL OR …` clause hides them).
+    let mut clauses: Vec<&str> = Vec::new();
+    let mut values: Vec<rusqlite::types::Value> = Vec::new();
+    let mut add = |clause: &'static str, value: rusqlite::types::Value| {
+        clauses.push(clause);
+        values.push(value);
+    };
+    if let Some(ip) = &q.ip {
+        add("h.ip = ?", ip.clone().into());
+    }
+    if let Some(jail) = &q.jail {
+        add("h.jail = ?", jail.clone().into());
+    }
+    if let Some(country) = &q.country {
+        add("c.code = ?", country.clone().into());
+    }
+    if let Some(since) = q.since {
+        add("h.time_of_ban >= ?", since.into());
+    }
+    if let Some(until) = q.until {
+        add("h.time_of_ban <= ?", until.into());
+    }
+    if let Some(before) = q.before_id {
+        add("h.id < ?", (before as i64).into());
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    values.push((i64::from(q.limit) + 1).into());
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {ROW} FROM ban_history h {GEO_JOIN}
-         WHERE (?1 IS NULL OR h.ip = ?1) AND (?2 IS NULL OR h.jail = ?2)
-           AND (?3 IS NULL OR c.code = ?3) AND (?4 IS NULL OR h.time_of_ban >= ?4)
-           AND (?5 IS NULL OR h.time_of_ban <= ?5) AND (?6 IS NULL OR h.id < ?6)
-         ORDER BY h.id DESC LIMIT ?7"
+        "SELECT {ROW} FROM ban_history h {GEO_JOIN} {filter} ORDER BY h.id DESC LIMIT ?"
     ))?;
-    let rows = stmt.query_map(
-        params![
-            q.ip,
-            q.jail,
-            q.country,
-            q.since,
-            q.until,
-            q.before_id.map(|b| b as i64),
-            i64::from(q.limit) + 1
-        ],
-        read_row,
-    )?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(values), read_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The status the last sync recorded.
+pub fn status(conn: &Connection) -> Result<String, StoreError> {
+    Ok(
+        conn.query_row("SELECT status FROM history_sync WHERE id = 1", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// Archives several pages in one transaction (see [`archive`]).
+pub fn archive_pages(
+    conn: &mut Connection,
+    pages: &[Vec<BanRow>],
+    now: i64,
+    cutoff: i64,
+) -> Result<Vec<String>, StoreError> {
+    let mut fresh = Vec::new();
+    let tx = conn.transaction()?;
+    for page in pages {
+        fresh.extend(archive_in(&tx, page, now, cutoff)?);
+    }
+    tx.commit()?;
+    Ok(fresh)
 }
 
 pub fn count_ip(conn: &Connection, ip: &str) -> Result<u64, StoreError> {
@@ -249,10 +289,15 @@ pub fn groups(
     } else {
         ""
     };
+    // Without a `since`, no WHERE at all: the query can run off an index.
+    let filter = if since.is_some() {
+        "WHERE h.time_of_ban >= ?1"
+    } else {
+        "WHERE ?1 IS NULL"
+    };
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {key} AS k, count(*), count(DISTINCT h.ip) FROM ban_history h {join}
-         WHERE (?1 IS NULL OR h.time_of_ban >= ?1)
-         GROUP BY k ORDER BY count(*) DESC, k LIMIT ?2"
+         {filter} GROUP BY k ORDER BY count(*) DESC, k LIMIT ?2"
     ))?;
     let mut out: Vec<HistoryGroup> = stmt
         .query_map(params![since, i64::from(limit)], |r| {
@@ -308,11 +353,29 @@ pub fn groups(
         out.sort_by(|a, b| b.bans.cmp(&a.bans).then_with(|| a.key.cmp(&b.key)));
         out.truncate(limit as usize);
     }
-    let (bans, addresses) = conn.query_row(
-        "SELECT count(*), count(DISTINCT ip) FROM ban_history WHERE (?1 IS NULL OR time_of_ban >= ?1)",
-        [since],
-        |r| Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get::<_, i64>(1)?.max(0) as u64)),
-    )?;
+    let (bans, addresses) = match since {
+        None => conn.query_row(
+            "SELECT (SELECT count(*) FROM ban_history),
+                    (SELECT count(*) FROM (SELECT ip FROM ban_history GROUP BY ip))",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?.max(0) as u64,
+                    r.get::<_, i64>(1)?.max(0) as u64,
+                ))
+            },
+        )?,
+        Some(since) => conn.query_row(
+            "SELECT count(*), count(DISTINCT ip) FROM ban_history WHERE time_of_ban >= ?1",
+            [since],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?.max(0) as u64,
+                    r.get::<_, i64>(1)?.max(0) as u64,
+                ))
+            },
+        )?,
+    };
     Ok((out, bans, addresses))
 }
 
