@@ -75,7 +75,48 @@ async fn sync(client: &mut Client) -> bangui_proto::messages::RunRecord {
     }
 }
 
+/// Seconds until fail2ban has stored 20,000 bans made through bangui, with
+/// history_sync every second or not at all.
+fn persist_time(sync_every_second: bool) -> f64 {
+    let home = Home::new();
+    let conf = bangui_tests::fail2ban::Fail2banConf::new(&home);
+    let jobs = if sync_every_second {
+        "[jobs.history_sync]\ninterval = \"1s\"\n"
+    } else {
+        "[jobs.history_sync]\nenabled = false\n"
+    };
+    home.write_config(&format!(
+        "{}\n{jobs}[jobs.health_check]\ninterval = \"1s\"\n",
+        conf.daemon_section()
+    ));
+    let daemon = home.start_with(|cmd| {
+        cmd.env("BANGUI_LOG_LEVEL", "info");
+    });
+    let server = conf.start();
+    bangui_tests::wait_for("fail2ban to be up", || {
+        (daemon.ctl_json(&["fail2ban", "status"])["state"] == "up").then_some(())
+    });
+    let list = bangui_tests::fail2ban::addresses(20_000).join("\n");
+    let started = Instant::now();
+    let out = daemon.ctl_with(&["ban", "-"], Some(&list));
+    assert!(out.status.success());
+    while server.stored_bans("bangui-manual").0 < 20_000 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let took = started.elapsed().as_secs_f64();
+    assert_eq!(server.log_lines("database is locked"), 0);
+    took
+}
+
 fn main() {
+    let quiet = persist_time(false);
+    let busy = persist_time(true);
+    println!(
+        "fail2ban storing 20,000 bans: {:.0}/s alone, {:.0}/s with history_sync every second = {:.0}% of its rate",
+        20_000.0 / quiet,
+        20_000.0 / busy,
+        quiet / busy * 100.0
+    );
     let home = Home::new();
     let db = home.path().join("fail2ban.sqlite3");
     let started = Instant::now();

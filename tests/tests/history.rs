@@ -395,3 +395,39 @@ fn old_bans_are_rolled_up_and_still_counted() {
     let stats = daemon.ctl_json(&["history", "stats", "--by", "jail"]);
     assert_eq!(stats["groups"][0]["bans"], 3);
 }
+
+#[test]
+fn syncing_every_second_does_not_lock_fail2ban_out() {
+    let home = Home::new();
+    let conf = Fail2banConf::new(&home);
+    home.write_config(&format!(
+        "{}\n[jobs.history_sync]\ninterval = \"1s\"\n[jobs.health_check]\ninterval = \"1s\"\n",
+        conf.daemon_section()
+    ));
+    let daemon = home.start();
+    let server = conf.start();
+    wait_for("fail2ban to be up", || {
+        (daemon.ctl_json(&["fail2ban", "status"])["state"] == "up").then_some(())
+    });
+    let list = bangui_tests::fail2ban::addresses(20_000).join("\n");
+    let out = daemon.ctl_with(&["ban", "-"], Some(&list));
+    assert!(out.status.success(), "{}", describe(&out));
+    // fail2ban stores every ban while history_sync reads every second.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let (distinct, _) = server.stored_bans("bangui-manual");
+        if distinct == 20_000 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fail2ban stored only {distinct} bans"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(server.log_lines("database is locked"), 0);
+    assert_eq!(server.log_lines("Traceback"), 0);
+    wait_for("the archive to catch up", || {
+        (archived(&home).len() == 20_000).then_some(())
+    });
+}

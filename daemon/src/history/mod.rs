@@ -364,12 +364,19 @@ impl History {
         }
         let (by, since, limit) = (q.by.clone(), q.since, q.limit);
         self.geo_written().await;
+        let geo = self.inner.geo.clone();
+        let place = move |ip: &str| -> (Option<String>, Option<u32>) {
+            match ip.parse::<IpAddr>().ok().and_then(|a| geo.info(a)) {
+                Some(info) => (info.country_code, info.asn),
+                None => (None, None),
+            }
+        };
         let ((groups, total_bans, total_addresses), sync) = self
             .inner
             .db
             .call(move |conn| {
                 Ok((
-                    store::groups(conn, &by, since, limit)?,
+                    store::groups(conn, &by, since, limit, &place)?,
                     store::sync_info(conn)?,
                 ))
             })

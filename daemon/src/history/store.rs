@@ -268,46 +268,136 @@ pub fn blocklist_presence(
     Ok((sources, jails))
 }
 
+/// Where an address is: country code and AS number, from the geo cache.
+pub type Place<'a> = &'a (dyn Fn(&str) -> (Option<String>, Option<u32>) + Send + Sync);
+
 /// Counts grouped by jail, country, asn, day or ip; raw rows plus, for jail,
 /// country and day, the daily roll-ups of pruned rows.
+///
+/// One pass over the archive's key index in address order: every address's
+/// rows come together, so distinct addresses per group are counted without
+/// a set of all of them, and each address's place is looked up once.
 pub fn groups(
     conn: &Connection,
     by: &str,
     since: Option<i64>,
     limit: u32,
+    place: Place<'_>,
 ) -> Result<(Vec<HistoryGroup>, u64, u64), StoreError> {
-    let key = match by {
-        "jail" => "h.jail",
-        "country" => "coalesce(c.code, 'unknown')",
-        "asn" => "coalesce('AS' || g.asn, 'unknown')",
-        "day" => "date(h.time_of_ban, 'unixepoch')",
-        "ip" => "h.ip",
-        other => return Err(StoreError::Corrupt(format!("no grouping `{other}`"))),
+    use std::collections::HashMap;
+    if !matches!(by, "jail" | "country" | "asn" | "day" | "ip") {
+        return Err(StoreError::Corrupt(format!("no grouping `{by}`")));
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT ip, jail, time_of_ban FROM ban_history INDEXED BY sqlite_autoindex_ban_history_1
+         WHERE ?1 IS NULL OR time_of_ban >= ?1 ORDER BY ip",
+    )?;
+    let mut rows = stmt.query([since])?;
+    type Fast = foldhash::fast::RandomState;
+    let mut counts: HashMap<String, (u64, u64), Fast> = HashMap::default();
+    let mut days: HashMap<i64, (u64, u64), Fast> = HashMap::default();
+    // Top addresses: (bans, address), smallest on top, at most `limit`.
+    let mut top: std::collections::BinaryHeap<std::cmp::Reverse<(u64, String)>> =
+        std::collections::BinaryHeap::new();
+    let (mut total_bans, mut total_addresses) = (0u64, 0u64);
+    let mut current = String::new();
+    let mut run = 0u64;
+    // Groups the current address has counted towards (for distinct counts).
+    let mut seen: Vec<String> = Vec::new();
+    let mut seen_days: Vec<i64> = Vec::new();
+    let mut here: Option<String> = None;
+    let finish_run = |ip: &str, run: u64, top: &mut std::collections::BinaryHeap<_>| {
+        if by == "ip" && run > 0 {
+            top.push(std::cmp::Reverse((run, ip.to_string())));
+            if top.len() > limit as usize {
+                top.pop();
+            }
+        }
     };
-    let join = if matches!(by, "country" | "asn") {
-        GEO_JOIN
-    } else {
-        ""
-    };
-    // Without a `since`, no WHERE at all: the query can run off an index.
-    let filter = if since.is_some() {
-        "WHERE h.time_of_ban >= ?1"
-    } else {
-        "WHERE ?1 IS NULL"
-    };
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {key} AS k, count(*), count(DISTINCT h.ip) FROM ban_history h {join}
-         {filter} GROUP BY k ORDER BY count(*) DESC, k LIMIT ?2"
-    ))?;
-    let mut out: Vec<HistoryGroup> = stmt
-        .query_map(params![since, i64::from(limit)], |r| {
-            Ok(HistoryGroup {
-                key: r.get(0)?,
-                bans: r.get::<_, i64>(1)?.max(0) as u64,
-                addresses: r.get::<_, i64>(2)?.max(0) as u64,
+    while let Some(row) = rows.next()? {
+        let ip = row.get_ref(0)?.as_str()?;
+        if ip != current {
+            finish_run(&current, run, &mut top);
+            current.clear();
+            current.push_str(ip);
+            run = 0;
+            seen.clear();
+            seen_days.clear();
+            here = None;
+            total_addresses += 1;
+        }
+        total_bans += 1;
+        run += 1;
+        match by {
+            "ip" => {}
+            "day" => {
+                let d = row.get::<_, i64>(2)?.div_euclid(86_400);
+                let entry = days.entry(d).or_default();
+                entry.0 += 1;
+                if !seen_days.contains(&d) {
+                    entry.1 += 1;
+                    seen_days.push(d);
+                }
+            }
+            _ => {
+                let key: &str = if by == "jail" {
+                    row.get_ref(1)?.as_str()?
+                } else {
+                    here.get_or_insert_with(|| {
+                        let (country, asn) = place(&current);
+                        let key = if by == "country" {
+                            country
+                        } else {
+                            asn.map(|a| format!("AS{a}"))
+                        };
+                        key.unwrap_or_else(|| "unknown".into())
+                    })
+                };
+                let first = !seen.iter().any(|k| k == key);
+                if first {
+                    seen.push(key.to_string());
+                }
+                match counts.get_mut(key) {
+                    Some(e) => {
+                        e.0 += 1;
+                        e.1 += u64::from(first);
+                    }
+                    None => {
+                        counts.insert(key.to_string(), (1, 1));
+                    }
+                }
+            }
+        }
+    }
+    finish_run(&current, run, &mut top);
+    let mut out: Vec<HistoryGroup> = match by {
+        "ip" => top
+            .into_iter()
+            .map(|std::cmp::Reverse((bans, key))| HistoryGroup {
+                key,
+                bans,
+                addresses: 1,
             })
-        })?
-        .collect::<Result<_, _>>()?;
+            .collect(),
+        "day" => days
+            .into_iter()
+            .map(|(d, (bans, addresses))| HistoryGroup {
+                key: day(d * 86_400),
+                bans,
+                addresses,
+            })
+            .collect(),
+        _ => counts
+            .into_iter()
+            .map(|(key, (bans, addresses))| HistoryGroup {
+                key,
+                bans,
+                addresses,
+            })
+            .collect(),
+    };
+    out.sort_by(|a, b| b.bans.cmp(&a.bans).then_with(|| a.key.cmp(&b.key)));
+    out.truncate(limit as usize);
     let rolled = match by {
         "jail" => Some("jail"),
         "country" => Some("country"),
@@ -353,30 +443,18 @@ pub fn groups(
         out.sort_by(|a, b| b.bans.cmp(&a.bans).then_with(|| a.key.cmp(&b.key)));
         out.truncate(limit as usize);
     }
-    let (bans, addresses) = match since {
-        None => conn.query_row(
-            "SELECT (SELECT count(*) FROM ban_history),
-                    (SELECT count(*) FROM (SELECT ip FROM ban_history GROUP BY ip))",
-            [],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?.max(0) as u64,
-                    r.get::<_, i64>(1)?.max(0) as u64,
-                ))
-            },
-        )?,
-        Some(since) => conn.query_row(
-            "SELECT count(*), count(DISTINCT ip) FROM ban_history WHERE time_of_ban >= ?1",
-            [since],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?.max(0) as u64,
-                    r.get::<_, i64>(1)?.max(0) as u64,
-                ))
-            },
-        )?,
-    };
-    Ok((out, bans, addresses))
+    Ok((out, total_bans, total_addresses))
+}
+
+/// "YYYY-MM-DD" (UTC) of a unix time.
+fn day(unix: i64) -> String {
+    humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64),
+    )
+    .to_string()
+    .chars()
+    .take(10)
+    .collect()
 }
 
 pub fn oldest_needing_prune(conn: &Connection, cutoff: i64) -> Result<bool, StoreError> {
