@@ -57,6 +57,15 @@ struct Stop {
     failed: bool,
 }
 
+/// A blocking task that panicked or was cancelled.
+fn task_failed(e: tokio::task::JoinError) -> Stop {
+    Stop {
+        status: "failed",
+        detail: e.to_string(),
+        failed: true,
+    }
+}
+
 impl History {
     pub fn new(deps: Deps) -> History {
         History {
@@ -138,11 +147,7 @@ impl History {
         let open_path = path.clone();
         let src = tokio::task::spawn_blocking(move || Fail2banDb::open(&open_path, BUSY))
             .await
-            .map_err(|e| Stop {
-                status: "failed",
-                detail: e.to_string(),
-                failed: true,
-            })?
+            .map_err(task_failed)?
             .map_err(failed)?;
         let dbfile = path.display().to_string();
         let state = inner
@@ -164,11 +169,7 @@ impl History {
                 (src, checked)
             })
             .await
-            .map_err(|e| Stop {
-                status: "failed",
-                detail: e.to_string(),
-                failed: true,
-            })?;
+            .map_err(task_failed)?;
             let (identity, max) = checked.map_err(failed)?;
             match (same_file, last, identity) {
                 (false, _, _) => (src, 0, Some("a database bangui has not read before")),
@@ -209,11 +210,7 @@ impl History {
                     (src, page)
                 })
                 .await
-                .map_err(|e| Stop {
-                    status: "failed",
-                    detail: e.to_string(),
-                    failed: true,
-                })?;
+                .map_err(task_failed)?;
                 src = back;
                 let page = page.map_err(failed)?;
                 last_page = page.len() < source::PAGE;
