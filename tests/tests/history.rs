@@ -380,6 +380,14 @@ fn old_bans_are_rolled_up_and_still_counted() {
     assert_eq!(stats["groups"][0]["key"], "sshd");
     assert_eq!(stats["groups"][0]["bans"], 3, "{stats}");
     let conn = Connection::open(home.database()).unwrap();
+    let auto_vacuum: i64 = conn
+        .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(auto_vacuum, 2, "incremental, so pruning can return space");
+    let free: i64 = conn
+        .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(free, 0, "pruned pages handed back");
     let rolled: i64 = conn
         .query_row("SELECT sum(bans) FROM history_daily", [], |r| r.get(0))
         .unwrap();

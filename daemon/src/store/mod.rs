@@ -119,8 +119,11 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(open_err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
     // FULL: a committed record (a run, a confirmed ban) survives power loss too.
+    // auto_vacuum takes effect only on a new database (before its first
+    // table); it lets pruning hand space back with `incremental_vacuum`.
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL;
+        "PRAGMA auto_vacuum = INCREMENTAL;
+         PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;",
     )
