@@ -67,6 +67,40 @@ pub enum Command {
     /// Every ban fail2ban made, kept past its purge age
     #[command(subcommand)]
     History(HistoryCommand),
+    /// Store the master password (asked twice on the terminal) and complete setup
+    Setup(SetupArgs),
+    /// Open a session with the master password; prints the token, once
+    Login {
+        /// Read the password from the first line of standard input
+        #[arg(long)]
+        password_stdin: bool,
+        /// What the session is for
+        #[arg(long, default_value = "bangui-ctl login")]
+        label: String,
+    },
+    /// End the session whose token is read from standard input
+    Logout,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SetupArgs {
+    #[command(subcommand)]
+    pub command: Option<SetupCommand>,
+    /// Read the password from standard input instead of the terminal (with
+    /// --force: the old password on the first line, the new on the second;
+    /// root gives only the new one)
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Change the master password of a completed setup
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SetupCommand {
+    /// Whether setup is complete, and since when
+    Status,
 }
 
 #[derive(Debug, Subcommand)]

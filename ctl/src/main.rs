@@ -76,5 +76,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Geo(command) => commands::geo::run(&mut daemon, command, json).await,
         Command::Blocklist(command) => commands::blocklist::run(&mut daemon, command, json).await,
         Command::History(command) => commands::history::run(&mut daemon, command, json).await,
+        Command::Setup(args) => commands::auth::setup(&mut daemon, args, json).await,
+        Command::Login {
+            password_stdin,
+            label,
+        } => commands::auth::login(&mut daemon, password_stdin, label, json).await,
+        Command::Logout => commands::auth::logout(&mut daemon, json).await,
     }
 }

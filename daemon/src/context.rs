@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::auth::Auth;
 use crate::bans::Bans;
 use crate::blocklist::Blocklists;
 use crate::clock::Clock;
@@ -22,6 +23,7 @@ pub struct Ctx {
     pub db: Db,
     pub scheduler: Scheduler,
     pub sessions: Sessions,
+    pub auth: Arc<Auth>,
     pub fail2ban: Arc<Fail2ban>,
     pub health: Arc<Health>,
     pub bans: Bans,

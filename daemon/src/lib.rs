@@ -2,6 +2,7 @@
 //! the configuration is known, so tests and tools can drive it directly.
 
 pub mod allowlist;
+pub mod auth;
 pub mod bans;
 pub mod blocklist;
 pub mod clock;
@@ -282,6 +283,7 @@ pub async fn run(config: Config, test_hooks: bool, shutdown: Shutdown) -> Result
     let ctx = Arc::new(Ctx {
         db: db.clone(),
         scheduler: scheduler.clone(),
+        auth: Arc::new(auth::Auth::new(db.clone(), sessions.clone(), clock.clone())),
         sessions,
         fail2ban,
         health,

@@ -144,6 +144,17 @@ fn all_requests() -> Vec<Request> {
             since: Some(5),
             limit: 10,
         }),
+        Request::Setup(Setup {
+            password: "p".into(),
+            force: true,
+            old_password: Some("o".into()),
+        }),
+        Request::SetupStatus,
+        Request::Login(Login {
+            password: "p".into(),
+            label: "web".into(),
+        }),
+        Request::Logout(Logout { token: "t".into() }),
     ]
 }
 
@@ -402,6 +413,10 @@ fn all_responses() -> Vec<Response> {
                 newest: Some(2),
             },
         }),
+        Response::SetupState(SetupState {
+            complete: true,
+            completed_at: Some(3),
+        }),
     ]
 }
 
@@ -442,6 +457,10 @@ fn request_index(r: &Request) -> usize {
         Request::HistoryIp(_) => 30,
         Request::HistoryStats(_) => 31,
         Request::HistoryTop(_) => 32,
+        Request::Setup(_) => 33,
+        Request::SetupStatus => 34,
+        Request::Login(_) => 35,
+        Request::Logout(_) => 36,
     }
 }
 
@@ -473,6 +492,7 @@ fn response_index(r: &Response) -> usize {
         Response::HistoryPage(_) => 23,
         Response::HistoryIp(_) => 24,
         Response::HistoryStats(_) => 25,
+        Response::SetupState(_) => 26,
     }
 }
 

@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub mod auth;
 pub mod blocklist;
 pub mod fail2ban;
 pub mod geo;

@@ -2,6 +2,7 @@
 //!
 //! Append-only: new variants of [`Request`] and [`Response`] go at the end.
 
+mod auth;
 mod bans;
 mod blocklist;
 mod fail2ban;
@@ -13,6 +14,7 @@ mod status;
 
 use serde::{Deserialize, Serialize};
 
+pub use auth::{Login, Logout, Setup, SetupState};
 pub use bans::{BanReport, BanRequest, BannedIn, BannedQuery, Refused, UnbanRequest};
 pub use blocklist::{
     AddSource, EnableSource, ImportPlan, ImportRunInfo, ListImportRuns, ReasonCount, RemoveSource,
@@ -75,6 +77,10 @@ pub enum Request {
     HistoryIp(HistoryIpQuery),
     HistoryStats(HistoryGroupQuery),
     HistoryTop(HistoryGroupQuery),
+    Setup(Setup),
+    SetupStatus,
+    Login(Login),
+    Logout(Logout),
 }
 
 impl Request {
@@ -113,7 +119,12 @@ impl Request {
             | Request::HistoryList(_)
             | Request::HistoryIp(_)
             | Request::HistoryStats(_)
-            | Request::HistoryTop(_) => false,
+            | Request::HistoryTop(_)
+            | Request::SetupStatus
+            // The password or the token is the credential here.
+            | Request::Login(_)
+            | Request::Logout(_) => false,
+            Request::Setup(_) => true,
             // A plan downloads the list and asks fail2ban: an administrator's call.
             Request::PlanImport(_) => true,
         }
@@ -155,6 +166,10 @@ impl Request {
             Request::HistoryIp(_) => "history_ip",
             Request::HistoryStats(_) => "history_stats",
             Request::HistoryTop(_) => "history_top",
+            Request::Setup(_) => "setup",
+            Request::SetupStatus => "setup_status",
+            Request::Login(_) => "login",
+            Request::Logout(_) => "logout",
         }
     }
 }
@@ -190,6 +205,7 @@ pub enum Response {
     HistoryPage(HistoryPage),
     HistoryIp(HistoryIpInfo),
     HistoryStats(HistoryStatsInfo),
+    SetupState(SetupState),
 }
 
 impl Response {
@@ -222,6 +238,7 @@ impl Response {
             Response::HistoryPage(_) => "history_page",
             Response::HistoryIp(_) => "history_ip",
             Response::HistoryStats(_) => "history_stats",
+            Response::SetupState(_) => "setup_state",
         }
     }
 }

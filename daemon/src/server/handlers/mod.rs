@@ -1,6 +1,7 @@
 //! Request handlers, one file per command group, and the one `match` that
 //! routes a request to its handler.
 
+mod auth;
 mod blocklist;
 mod fail2ban;
 mod geo;
@@ -55,6 +56,10 @@ pub async fn dispatch(
         Request::HistoryIp(q) => history::ip(ctx, q).await,
         Request::HistoryStats(q) => history::stats(ctx, q, false).await,
         Request::HistoryTop(q) => history::stats(ctx, q, true).await,
+        Request::Setup(r) => auth::setup(ctx, peer, r).await,
+        Request::SetupStatus => auth::status(ctx).await,
+        Request::Login(r) => auth::login(ctx, peer, r).await,
+        Request::Logout(r) => auth::logout(ctx, r).await,
     }
 }
 
