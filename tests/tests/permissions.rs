@@ -39,10 +39,22 @@ fn a_non_admin_peer_reads_but_cannot_mutate() {
     assert!(out.status.success(), "{}", describe(&out));
     let out = as_nobody(&home, &["status"]);
     assert!(stdout(&out).contains("read-only"), "{}", describe(&out));
-    let out = as_nobody(&home, &["jobs", "list"]);
-    assert!(out.status.success(), "{}", describe(&out));
+    for args in [
+        &["jobs", "list"][..],
+        &["geo", "stats"][..],
+        &["blocklist", "list"][..],
+        &["history", "stats"][..],
+        &["setup", "status"][..],
+    ] {
+        let out = as_nobody(&home, args);
+        assert!(out.status.success(), "{args:?}: {}", describe(&out));
+    }
 
     for args in [
+        &["geo", "flush"][..],
+        &["geo", "lookup", "--remote", "11.0.0.1"][..],
+        &["blocklist", "add", "x", "http://127.0.0.1:9/x.txt"][..],
+        &["blocklist", "run"][..],
         &["jobs", "run", "session_cleanup"][..],
         &["sessions", "create", "--label", "x"][..],
         &["sessions", "revoke", "abc"][..],
