@@ -100,19 +100,7 @@ pub async fn login(
     let answer = daemon
         .call(Request::Login(Login { password, label }))
         .await?;
-    let Response::SessionCreated(created) = answer else {
-        return Err(unexpected("session_created", &answer));
-    };
-    if json {
-        return output::json(&created);
-    }
-    println!("{}", created.token);
-    eprintln!(
-        "session {} until {} (the token above is shown this once)",
-        created.session.id,
-        output::when(created.session.expires_at)
-    );
-    Ok(())
+    crate::commands::sessions::print_created(answer, json)
 }
 
 pub async fn logout(daemon: &mut Daemon, json: bool) -> Result<(), Failure> {

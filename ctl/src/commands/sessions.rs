@@ -85,6 +85,11 @@ async fn create(daemon: &mut Daemon, args: CreateArgs, json: bool) -> Result<(),
             ttl_secs,
         }))
         .await?;
+    print_created(answer, json)
+}
+
+/// A new session's token on standard output (for scripts), the rest on stderr.
+pub fn print_created(answer: Response, json: bool) -> Result<(), Failure> {
     let Response::SessionCreated(created) = answer else {
         return Err(unexpected("session_created", &answer));
     };
