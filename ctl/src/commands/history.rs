@@ -102,30 +102,26 @@ pub async fn run(daemon: &mut Daemon, command: HistoryCommand, json: bool) -> Re
             Ok(())
         }
         HistoryCommand::Stats { since, by, limit } => {
-            groups(
-                daemon,
-                Request::HistoryStats(HistoryGroupQuery {
-                    by,
-                    since: when("since", since)?,
-                    limit,
-                }),
-                json,
-            )
-            .await
+            let q = group_query(by, since, limit)?;
+            groups(daemon, Request::HistoryStats(q), json).await
         }
         HistoryCommand::Top { since, by, limit } => {
-            groups(
-                daemon,
-                Request::HistoryTop(HistoryGroupQuery {
-                    by,
-                    since: when("since", since)?,
-                    limit,
-                }),
-                json,
-            )
-            .await
+            let q = group_query(by, since, limit)?;
+            groups(daemon, Request::HistoryTop(q), json).await
         }
     }
+}
+
+fn group_query(
+    by: String,
+    since: Option<String>,
+    limit: u32,
+) -> Result<HistoryGroupQuery, Failure> {
+    Ok(HistoryGroupQuery {
+        by,
+        since: when("since", since)?,
+        limit,
+    })
 }
 
 async fn groups(daemon: &mut Daemon, request: Request, json: bool) -> Result<(), Failure> {

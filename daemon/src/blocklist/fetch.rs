@@ -25,8 +25,7 @@ pub enum Fetched {
     Body {
         list: ParsedList,
         validators: Validators,
-        bytes: u64,
-        /// "200, 1.2 MB" and the like, for the run record.
+        /// "HTTP 200, 1.2 MiB" and the like, for the run record.
         summary: String,
     },
 }
@@ -212,7 +211,6 @@ impl Fetcher {
         Ok(Fetched::Body {
             list,
             validators,
-            bytes,
             summary: format!("HTTP {}, {}", status.as_u16(), size(bytes)),
         })
     }
@@ -256,7 +254,6 @@ impl Fetcher {
                 etag: Some(stamp),
                 last_modified: None,
             },
-            bytes,
             summary: format!("file, {}", size(bytes)),
         })
     }

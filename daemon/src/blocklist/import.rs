@@ -112,7 +112,6 @@ pub async fn prepare(
             list,
             validators,
             summary,
-            ..
         } => {
             run.download = Some(summary);
             run.lines = list.lines;

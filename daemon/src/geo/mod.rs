@@ -208,11 +208,6 @@ impl Geo {
         self.inner.background_remote || !self.inner.maxmind.snapshot().is_empty()
     }
 
-    /// Whether background work may ask ip-api.
-    pub fn background_remote(&self) -> bool {
-        self.inner.background_remote
-    }
-
     /// Cache and MaxMind only; never waits on the network. Returns the
     /// addresses MaxMind could not place (those ip-api might).
     /// Blocking: call it off the async workers. A newly loaded MaxMind file
@@ -375,14 +370,19 @@ impl Geo {
         );
     }
 
+    /// [`Geo::resolve_local`] on a blocking thread.
+    async fn local(&self, ips: &[IpAddr], reach: Reach) -> Vec<IpAddr> {
+        let this = self.clone();
+        let list = ips.to_vec();
+        tokio::task::spawn_blocking(move || this.resolve_local(&list, reach))
+            .await
+            .unwrap_or_default()
+    }
+
     /// Resolves addresses as far as `reach` allows, waiting on ip-api's rate
     /// limit when needed. Partial progress is kept if cancelled.
     pub async fn resolve(&self, ips: &[IpAddr], reach: Reach, cancel: &CancellationToken) {
-        let this = self.clone();
-        let list = ips.to_vec();
-        let misses = tokio::task::spawn_blocking(move || this.resolve_local(&list, reach))
-            .await
-            .unwrap_or_default();
+        let misses = self.local(ips, reach).await;
         if !reach.remote || misses.is_empty() {
             return;
         }
@@ -484,11 +484,7 @@ impl Geo {
         if remote {
             self.resolve(&ips, reach, &CancellationToken::new()).await;
         } else {
-            let this = self.clone();
-            let list = ips.clone();
-            misses = tokio::task::spawn_blocking(move || this.resolve_local(&list, reach))
-                .await
-                .unwrap_or_default();
+            misses = self.local(&ips, reach).await;
         }
         let misses: HashSet<IpAddr> = misses.into_iter().collect();
         let now = self.inner.clock.now_unix();
@@ -587,13 +583,7 @@ impl Geo {
                 force: false,
                 record_misses: true,
             };
-            if reach.remote {
-                self.resolve(&batch, reach, &stop).await;
-            } else {
-                let this = self.clone();
-                let _ =
-                    tokio::task::spawn_blocking(move || this.resolve_local(&batch, reach)).await;
-            }
+            self.resolve(&batch, reach, &stop).await;
         }
     }
 
