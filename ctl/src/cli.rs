@@ -80,6 +80,29 @@ pub enum Command {
     },
     /// End the session whose token is read from standard input
     Logout,
+    /// The effective configuration, and runtime settings that override the file
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Every setting with its value and where it comes from
+    /// (default, file, persisted, environment, flag)
+    Show {
+        /// Only keys starting with this, e.g. "geo" or "jobs.history_sync"
+        prefix: Option<String>,
+    },
+    /// Persist a setting in the daemon's database; it overrides the file
+    /// from now on (administrators only)
+    Set {
+        /// Dotted key as `config show` lists it, e.g. sessions.default_ttl
+        key: String,
+        /// TOML value or plain text: 2h, 30, true, debug, '["10.0.0.0/8"]'
+        value: String,
+    },
+    /// Forget a persisted setting; the file or the default applies again
+    Unset { key: String },
 }
 
 #[derive(Debug, Args)]

@@ -82,5 +82,6 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             label,
         } => commands::auth::login(&mut daemon, password_stdin, label, json).await,
         Command::Logout => commands::auth::logout(&mut daemon, json).await,
+        Command::Config(command) => commands::config::run(&mut daemon, command, json).await,
     }
 }

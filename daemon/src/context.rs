@@ -16,6 +16,7 @@ use crate::history::History;
 use crate::scheduler::Scheduler;
 use crate::server::peer::AdminPolicy;
 use crate::sessions::Sessions;
+use crate::settings::Settings;
 use crate::store::Db;
 
 pub struct Ctx {
@@ -30,6 +31,7 @@ pub struct Ctx {
     pub geo: Geo,
     pub blocklists: Blocklists,
     pub history: History,
+    pub settings: Settings,
     pub clock: Clock,
     pub policy: AdminPolicy,
     /// Unix seconds at start.

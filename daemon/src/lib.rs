@@ -19,6 +19,7 @@ pub mod logging;
 pub mod scheduler;
 pub mod server;
 pub mod sessions;
+pub mod settings;
 pub mod store;
 pub mod targets;
 pub mod urls;
@@ -49,6 +50,7 @@ use crate::scheduler::{DbRunLog, Scheduler};
 use crate::server::peer::AdminPolicy;
 use crate::server::socket::{self, SocketError};
 use crate::sessions::Sessions;
+use crate::settings::Live;
 use crate::store::{Db, StoreError, runs};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -166,8 +168,14 @@ fn log_jail_files(config: &Config, outcomes: &[(String, jails::FileOutcome)]) {
 /// Runs the daemon until `shutdown.stop` is cancelled, then shuts down cleanly.
 ///
 /// Start-up order: lock the state directory, open and migrate the database,
-/// bind the socket, start the scheduler, serve.
-pub async fn run(config: Config, test_hooks: bool, shutdown: Shutdown) -> Result<(), DaemonError> {
+/// bind the socket, start the scheduler, serve. `log` lets `config set`
+/// change the log level while running.
+pub async fn run(
+    config: Config,
+    test_hooks: bool,
+    shutdown: Shutdown,
+    log: Option<logging::LogControl>,
+) -> Result<(), DaemonError> {
     let groups = resolve_groups(&config)?;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -284,13 +292,23 @@ pub async fn run(config: Config, test_hooks: bool, shutdown: Shutdown) -> Result
         db: db.clone(),
         scheduler: scheduler.clone(),
         auth: Arc::new(auth::Auth::new(db.clone(), sessions.clone(), clock.clone())),
-        sessions,
+        sessions: sessions.clone(),
         fail2ban,
         health,
         bans,
         geo: geo.clone(),
         blocklists: blocklists.clone(),
         history,
+        settings: settings::Settings::new(
+            db.clone(),
+            clock.clone(),
+            &config,
+            Live {
+                scheduler: scheduler.clone(),
+                sessions: sessions.clone(),
+                log,
+            },
+        ),
         clock: clock.clone(),
         policy: AdminPolicy {
             own_uid: nix::unistd::geteuid().as_raw(),

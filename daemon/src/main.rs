@@ -5,8 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use bangui_daemon::config::{Config, Overrides};
-use bangui_daemon::{Shutdown, jobs, logging, resolve_groups};
-use clap::Parser;
+use bangui_daemon::{Shutdown, jobs, logging, resolve_groups, settings};
+use bangui_proto::messages::ValueSource;
+use clap::parser::ValueSource as ArgSource;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use tokio::signal::unix::{SignalKind, signal};
 
 /// bangui: the background worker of a fail2ban host.
@@ -42,8 +44,31 @@ struct Args {
     check_config: bool,
 }
 
+/// Config keys given on the command line or in the environment, and which.
+fn origins(matches: &clap::ArgMatches) -> std::collections::BTreeMap<&'static str, ValueSource> {
+    [
+        ("state_dir", "daemon.state_dir"),
+        ("socket", "daemon.socket"),
+        ("socket_group", "daemon.socket_group"),
+        ("admin_group", "daemon.admin_group"),
+        ("log_level", "daemon.log_level"),
+        ("log_format", "daemon.log_format"),
+    ]
+    .into_iter()
+    .filter_map(|(arg, key)| match matches.value_source(arg) {
+        Some(ArgSource::EnvVariable) => Some((key, ValueSource::Environment)),
+        Some(ArgSource::CommandLine) => Some((key, ValueSource::Flag)),
+        _ => None,
+    })
+    .collect()
+}
+
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let matches = Args::command().get_matches();
+    let args = match Args::from_arg_matches(&matches) {
+        Ok(args) => args,
+        Err(e) => e.exit(),
+    };
     let test_hooks =
         cfg!(feature = "test-hooks") && std::env::var("BANGUI_TEST_HOOKS").is_ok_and(|v| v == "1");
     let overrides = Overrides {
@@ -54,9 +79,22 @@ fn main() -> ExitCode {
         admin_group: args.admin_group.clone(),
         log_level: args.log_level.clone(),
         log_format: args.log_format.clone(),
+        origins: origins(&matches),
     };
     let defaults = bangui_proto::paths::defaults();
+    let mut unread = None;
     let config = Config::load(&defaults, &overrides, &jobs::defaults(test_hooks))
+        .map(|config| {
+            // Persisted settings (`bangui-ctl config set`) override the file.
+            match settings::store::read_before_start(&config.database_path()) {
+                Ok(persisted) if persisted.is_empty() => config,
+                Ok(persisted) => config.with_persisted(persisted),
+                Err(e) => {
+                    unread = Some(e);
+                    config
+                }
+            }
+        })
         .map_err(anyhow::Error::from)
         .and_then(|config| {
             resolve_groups(&config)?;
@@ -81,11 +119,25 @@ fn main() -> ExitCode {
         print_summary(&config);
         return ExitCode::SUCCESS;
     }
-    if let Err(e) = logging::init(&config.log_level, config.log_format) {
-        eprintln!("bangui: cannot set up logging: {e}");
-        return ExitCode::FAILURE;
+    let log = match logging::init(&config.log_level, config.log_format) {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("bangui: cannot set up logging: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(e) = unread {
+        tracing::warn!(error = %e, "cannot read persisted settings; starting with the file's");
     }
-    match run(config, test_hooks) {
+    for ignored in &config.layers.ignored {
+        tracing::warn!(
+            key = %ignored.key,
+            value = %settings::shown(&ignored.key, &ignored.value),
+            reason = %ignored.reason,
+            "persisted setting ignored; `bangui-ctl config unset` removes it"
+        );
+    }
+    match run(config, test_hooks, log) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -94,7 +146,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: Config, test_hooks: bool) -> anyhow::Result<()> {
+fn run(config: Config, test_hooks: bool, log: logging::LogControl) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("bangui-worker")
@@ -103,7 +155,7 @@ fn run(config: Config, test_hooks: bool) -> anyhow::Result<()> {
     runtime.block_on(async {
         let shutdown = Shutdown::default();
         watch_signals(shutdown.clone())?;
-        bangui_daemon::run(config, test_hooks, shutdown).await?;
+        bangui_daemon::run(config, test_hooks, shutdown, Some(log)).await?;
         Ok(())
     })
 }
@@ -140,6 +192,18 @@ fn print_summary(config: &Config) {
     println!("state_dir  {}", config.state_dir.display());
     println!("socket     {}", config.socket.display());
     println!("log_level  {}", config.log_level);
+    let persisted = &config.layers.persisted;
+    if !persisted.is_empty() {
+        let keys: Vec<&str> = persisted.keys().map(String::as_str).collect();
+        println!(
+            "persisted  {} setting(s) from the database: {}",
+            keys.len(),
+            keys.join(", ")
+        );
+    }
+    for ignored in &config.layers.ignored {
+        println!("ignored    persisted {}: {}", ignored.key, ignored.reason);
+    }
     let mmdb = |p: &Option<PathBuf>| {
         p.as_ref()
             .map_or("off".to_string(), |p| p.display().to_string())

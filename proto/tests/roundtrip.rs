@@ -155,6 +155,14 @@ fn all_requests() -> Vec<Request> {
             label: "web".into(),
         }),
         Request::Logout(Logout { token: "t".into() }),
+        Request::ConfigShow,
+        Request::ConfigSet(SetSetting {
+            key: "sessions.default_ttl".into(),
+            value: "2h".into(),
+        }),
+        Request::ConfigUnset(UnsetSetting {
+            key: "sessions.default_ttl".into(),
+        }),
     ]
 }
 
@@ -417,6 +425,32 @@ fn all_responses() -> Vec<Response> {
             complete: true,
             completed_at: Some(3),
         }),
+        Response::Config(ConfigView {
+            config_file: Some("/etc/bangui/bangui.toml".into()),
+            entries: vec![ConfigEntry {
+                key: "daemon.log_level".into(),
+                value: "\"debug\"".into(),
+                source: ValueSource::Persisted,
+                settable: true,
+                next_start: Some(PendingValue {
+                    value: "\"info\"".into(),
+                    source: ValueSource::File,
+                }),
+            }],
+            file_sources: 2,
+            ignored: vec![IgnoredSetting {
+                key: "history.retention_days".into(),
+                value: "0".into(),
+                reason: "must be between 1 and 36500".into(),
+            }],
+        }),
+        Response::SettingChanged(SettingChanged {
+            key: "geo.queue_size".into(),
+            persisted: Some("5000".into()),
+            value: "5000".into(),
+            source: ValueSource::Environment,
+            applies: Applies::Shadowed(ValueSource::Flag),
+        }),
     ]
 }
 
@@ -461,6 +495,9 @@ fn request_index(r: &Request) -> usize {
         Request::SetupStatus => 34,
         Request::Login(_) => 35,
         Request::Logout(_) => 36,
+        Request::ConfigShow => 37,
+        Request::ConfigSet(_) => 38,
+        Request::ConfigUnset(_) => 39,
     }
 }
 
@@ -493,6 +530,8 @@ fn response_index(r: &Response) -> usize {
         Response::HistoryIp(_) => 24,
         Response::HistoryStats(_) => 25,
         Response::SetupState(_) => 26,
+        Response::Config(_) => 27,
+        Response::SettingChanged(_) => 28,
     }
 }
 

@@ -45,6 +45,7 @@ fn a_non_admin_peer_reads_but_cannot_mutate() {
         &["blocklist", "list"][..],
         &["history", "stats"][..],
         &["setup", "status"][..],
+        &["config", "show"][..],
     ] {
         let out = as_nobody(&home, args);
         assert!(out.status.success(), "{args:?}: {}", describe(&out));
@@ -60,6 +61,8 @@ fn a_non_admin_peer_reads_but_cannot_mutate() {
         &["sessions", "revoke", "abc"][..],
         &["ban", "11.0.0.1"][..],
         &["unban", "11.0.0.1"][..],
+        &["config", "set", "geo.queue_size", "5000"][..],
+        &["config", "unset", "geo.queue_size"][..],
     ] {
         let out = as_nobody(&home, args);
         assert_eq!(out.status.code(), Some(4), "{args:?}: {}", describe(&out));

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod blocklist;
+pub mod config;
 pub mod fail2ban;
 pub mod geo;
 pub mod history;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -22,6 +22,27 @@ where
         Raw::Text(t) => parse(&t).map_err(serde::de::Error::custom),
     })
     .transpose()
+}
+
+pub fn serialize<S>(value: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error>
+where
+    S: serde::Serializer,
+{
+    value.map(format).serialize(serializer)
+}
+
+/// The shortest form [`parse`] reads back: `"90s"`, `"10m"`, `"6h"`, `"7d"`, `"250ms"`.
+pub fn format(d: Duration) -> String {
+    if d.subsec_nanos() != 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    let secs = d.as_secs();
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if secs > 0 && secs % size == 0 {
+            return format!("{}{unit}", secs / size);
+        }
+    }
+    format!("{secs}s")
 }
 
 /// Parses `"90s"`, `"10m"`, `"1h 30m"` or a bare number of seconds.
@@ -45,6 +66,16 @@ mod tests {
         assert_eq!(parse("10m").unwrap(), Duration::from_secs(600));
         assert_eq!(parse("1h 30m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse("250ms").unwrap(), Duration::from_millis(250));
+        for d in [0, 1, 59, 60, 90, 3600, 5400, 86_400, 7 * 86_400] {
+            let d = Duration::from_secs(d);
+            assert_eq!(parse(&format(d)).unwrap(), d, "{}", format(d));
+        }
+        assert_eq!(format(Duration::from_secs(7 * 86_400)), "7d");
+        assert_eq!(format(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(
+            parse(&format(Duration::from_millis(1500))).unwrap(),
+            Duration::from_millis(1500)
+        );
         assert!(parse("soon").unwrap_err().contains("not a duration"));
     }
 }

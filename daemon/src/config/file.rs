@@ -1,12 +1,13 @@
 //! The config file exactly as written: every key optional, unknown keys refused.
+//! Serialising a fully filled one gives the effective configuration as TOML.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     #[serde(default)]
@@ -27,7 +28,7 @@ pub struct FileConfig {
     pub jobs: BTreeMap<String, JobSection>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fail2banSection {
     pub socket: Option<PathBuf>,
@@ -49,13 +50,13 @@ pub struct Fail2banSection {
     pub database: Option<PathBuf>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HistorySection {
     pub retention_days: Option<u32>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AllowlistSection {
     pub networks: Option<Vec<String>>,
@@ -64,7 +65,7 @@ pub struct AllowlistSection {
     pub own_addresses: Option<bool>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BlocklistSection {
     #[serde(default, with = "super::duration")]
@@ -77,7 +78,8 @@ pub struct BlocklistSection {
     #[serde(default, with = "super::duration")]
     pub default_interval: Option<Duration>,
     pub default_max_entries: Option<u64>,
-    #[serde(default)]
+    /// Sources are shown by `blocklist list`, not among the settings.
+    #[serde(default, skip_serializing)]
     pub source: Vec<SourceSection>,
 }
 
@@ -93,7 +95,7 @@ pub struct SourceSection {
     pub enabled: Option<bool>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GeoSection {
     pub maxmind_db: Option<PathBuf>,
@@ -106,7 +108,7 @@ pub struct GeoSection {
     pub queue_size: Option<usize>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DaemonSection {
     pub state_dir: Option<PathBuf>,
@@ -125,14 +127,14 @@ pub struct DaemonSection {
     pub job_runs_keep: Option<u32>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionsSection {
     #[serde(default, with = "super::duration")]
     pub default_ttl: Option<Duration>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobSection {
     #[serde(default, with = "super::duration")]

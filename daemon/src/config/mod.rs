@@ -5,17 +5,21 @@ pub mod blocklist;
 pub mod duration;
 mod file;
 mod geo;
+mod layers;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use bangui_proto::messages::ValueSource;
 use bangui_proto::paths::DefaultPaths;
 
 pub use blocklist::{BlocklistConfig, SourceConfig};
 use file::FileConfig;
 pub use file::JobSection;
 pub use geo::{GeoConfig, MaxMindPath};
+pub use layers::{Entry, Ignored, Layers, parse_value, settable};
 
 use crate::scheduler::JobSpec;
 
@@ -37,6 +41,25 @@ pub struct Overrides {
     pub admin_group: Option<String>,
     pub log_level: Option<String>,
     pub log_format: Option<String>,
+    /// Where each given override came from, by config key; absent: a flag.
+    pub origins: BTreeMap<&'static str, ValueSource>,
+}
+
+impl Overrides {
+    /// The config keys an override is given for.
+    pub fn given(&self) -> Vec<&'static str> {
+        [
+            ("daemon.state_dir", self.state_dir.is_some()),
+            ("daemon.socket", self.socket.is_some()),
+            ("daemon.socket_group", self.socket_group.is_some()),
+            ("daemon.admin_group", self.admin_group.is_some()),
+            ("daemon.log_level", self.log_level.is_some()),
+            ("daemon.log_format", self.log_format.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, given)| given.then_some(key))
+        .collect()
+    }
 }
 
 /// How bangui reaches and uses fail2ban.
@@ -97,6 +120,8 @@ pub struct Config {
     pub history_retention_days: u32,
     /// The jobs to register, defaults merged with the file's `[jobs.*]` tables.
     pub jobs: Vec<JobSpec>,
+    /// What this was built from, to rebuild it with other persisted settings.
+    pub layers: Arc<Layers>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,14 +152,21 @@ impl Config {
             Some(p) => (p.clone(), true),
             None => (defaults.config_file.clone(), false),
         };
-        let (file, config_file) = match std::fs::read_to_string(&path) {
-            Ok(text) => (parse_file(&path, &text)?, Some(path)),
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Config::from_toml(defaults, overrides, &path, &text, job_defaults),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
-                (FileConfig::default(), None)
+                let layers = Layers {
+                    defaults: defaults.clone(),
+                    overrides: overrides.clone(),
+                    file: toml::Table::new(),
+                    persisted: BTreeMap::new(),
+                    ignored: Vec::new(),
+                    job_defaults: job_defaults.to_vec(),
+                };
+                Config::build(FileConfig::default(), None, layers)
             }
-            Err(source) => return Err(ConfigError::Read { path, source }),
-        };
-        Config::build(defaults, overrides, file, config_file, job_defaults)
+            Err(source) => Err(ConfigError::Read { path, source }),
+        }
     }
 
     /// Builds a config from TOML text, as if read from `origin` (for tests and tools).
@@ -145,23 +177,113 @@ impl Config {
         text: &str,
         job_defaults: &[JobSpec],
     ) -> Result<Config, ConfigError> {
+        // Read as the struct first: its errors point at the line.
         let file = parse_file(origin, text)?;
-        Config::build(
-            defaults,
-            overrides,
-            file,
-            Some(origin.to_path_buf()),
-            job_defaults,
-        )
+        let table = toml::from_str::<toml::Table>(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let layers = Layers {
+            defaults: defaults.clone(),
+            overrides: overrides.clone(),
+            file: table,
+            persisted: BTreeMap::new(),
+            ignored: Vec::new(),
+            job_defaults: job_defaults.to_vec(),
+        };
+        Config::build(file, Some(origin.to_path_buf()), layers)
+    }
+
+    /// This configuration with `persisted` laid over the file. A setting that
+    /// does not validate (the file may have changed since it was set) is left
+    /// out and listed in `layers.ignored`, so a bad one never stops a start.
+    pub fn with_persisted(&self, persisted: BTreeMap<String, toml::Value>) -> Config {
+        let mut config = self.clone();
+        let mut ignored = Vec::new();
+        for (key, value) in persisted {
+            match config.with_setting(&key, Some(value.clone())) {
+                Ok(next) => config = next,
+                Err(reason) => ignored.push(Ignored { key, value, reason }),
+            }
+        }
+        let mut layers = (*config.layers).clone();
+        layers.ignored = ignored;
+        config.layers = Arc::new(layers);
+        config
+    }
+
+    /// This configuration with `key` persisted as `value` (None: forgotten), or
+    /// why that is not a valid setting.
+    pub fn with_setting(&self, key: &str, value: Option<toml::Value>) -> Result<Config, String> {
+        let mut persisted = self.layers.persisted.clone();
+        match value {
+            Some(value) => {
+                self.check_key(key)?;
+                // The one key alone first, so a type error names it plainly.
+                let mut alone = toml::Table::new();
+                layers::insert(&mut alone, key, value.clone());
+                if let Err(e) = toml::Value::Table(alone).try_into::<FileConfig>() {
+                    // The first line is the reason; the rest repeats the key.
+                    let text = e.to_string();
+                    let reason = text.lines().next().unwrap_or_default();
+                    return Err(format!("`{key}`: {reason}"));
+                }
+                persisted.insert(key.to_string(), value);
+            }
+            None => {
+                persisted.remove(key);
+            }
+        }
+        let merged = layers::merged(&self.layers.file, &persisted);
+        let file = toml::Value::Table(merged)
+            .try_into::<FileConfig>()
+            .map_err(|e| e.to_string().trim_end().to_string())?;
+        let mut layers = (*self.layers).clone();
+        layers.persisted = persisted;
+        let config =
+            Config::build(file, self.config_file.clone(), layers).map_err(|e| match e {
+                ConfigError::Invalid { message, .. } => message,
+                other => other.to_string(),
+            })?;
+        resolve_setting_groups(&config)?;
+        Ok(config)
+    }
+
+    /// A key `config set` accepts, or what is wrong with it.
+    fn check_key(&self, key: &str) -> Result<(), String> {
+        let entries = self.entries();
+        if entries.iter().any(|e| e.key == key) {
+            if settable(key) {
+                return Ok(());
+            }
+            return Err(format!(
+                "`{key}` locates the database and cannot be persisted in it; set it in the \
+                 config file or with a flag"
+            ));
+        }
+        let tail = format!(".{key}");
+        let near: Vec<&str> = entries
+            .iter()
+            .map(|e| e.key.as_str())
+            .filter(|k| k.ends_with(&tail))
+            .take(3)
+            .collect();
+        let hint = if near.is_empty() {
+            "; `bangui-ctl config show` lists them".to_string()
+        } else {
+            format!("; did you mean {}?", near.join(", "))
+        };
+        Err(format!("no setting `{key}`{hint}"))
     }
 
     fn build(
-        defaults: &DefaultPaths,
-        overrides: &Overrides,
         file: FileConfig,
         config_file: Option<PathBuf>,
-        job_defaults: &[JobSpec],
+        layers: Layers,
     ) -> Result<Config, ConfigError> {
+        let defaults = &layers.defaults;
+        let overrides = &layers.overrides;
+        let job_defaults = &layers.job_defaults;
         let origin = config_file
             .as_ref()
             .map(|p| p.display().to_string())
@@ -262,6 +384,12 @@ impl Config {
             "sessions.default_ttl",
             &invalid,
         )?;
+        if session_ttl < Duration::from_secs(1) || session_ttl > crate::sessions::MAX_TTL {
+            return Err(invalid(
+                "sessions.default_ttl",
+                "must be between 1 second and 366 days".into(),
+            ));
+        }
 
         let fail2ban = fail2ban_config(file.fail2ban, &invalid)?;
         let allowlist = allowlist_config(file.allowlist, &invalid)?;
@@ -280,8 +408,17 @@ impl Config {
             config_file,
             state_dir,
             socket,
-            socket_group: overrides.socket_group.clone().or(d.socket_group),
-            admin_group: overrides.admin_group.clone().or(d.admin_group),
+            // An empty name means none, so a persisted setting can clear the file's.
+            socket_group: overrides
+                .socket_group
+                .clone()
+                .or(d.socket_group)
+                .filter(|g| !g.is_empty()),
+            admin_group: overrides
+                .admin_group
+                .clone()
+                .or(d.admin_group)
+                .filter(|g| !g.is_empty()),
             shutdown_grace: d.shutdown_grace.unwrap_or(Duration::from_secs(10)),
             log_level,
             log_format,
@@ -296,6 +433,7 @@ impl Config {
             blocklist,
             history_retention_days,
             jobs,
+            layers: Arc::new(layers),
         })
     }
 
@@ -308,6 +446,21 @@ impl Config {
     pub fn lock_path(&self) -> PathBuf {
         self.state_dir.join("bangui.lock")
     }
+}
+
+/// The groups a setting names must exist, as at start.
+fn resolve_setting_groups(config: &Config) -> Result<(), String> {
+    for (key, name) in [
+        ("daemon.socket_group", &config.socket_group),
+        ("daemon.admin_group", &config.admin_group),
+    ] {
+        if let Some(name) = name
+            && !matches!(nix::unistd::Group::from_name(name), Ok(Some(_)))
+        {
+            return Err(format!("`{key}`: group `{name}` does not exist"));
+        }
+    }
+    Ok(())
 }
 
 fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {

@@ -3,6 +3,8 @@ use std::time::Duration;
 
 use bangui_proto::paths::DefaultPaths;
 
+use bangui_proto::messages::ValueSource;
+
 use super::*;
 use crate::scheduler::JobSpec;
 
@@ -243,54 +245,16 @@ fn the_packaged_config_documents_the_defaults() {
     geo.maxmind_asn_db.explicit = false;
     assert_eq!(geo, default.geo);
     assert_eq!(documented.jobs, default.jobs);
-    for key in [
-        "state_dir",
-        "socket",
-        "socket_group",
-        "admin_group",
-        "shutdown_grace",
-        "log_level",
-        "log_format",
-        "max_connections",
-        "handshake_timeout",
-        "idle_timeout",
-        "job_runs_keep",
-        "default_ttl",
-        "config_dir",
-        "manage_jails",
-        "manual_jail",
-        "manual_bantime",
-        "blocklist_jail",
-        "blocklist_bantime",
-        "ban_chunk",
-        "ban_chunk_max",
-        "ban_request_time",
-        "request_timeout",
-        "max_reply",
-        "networks",
-        "private_ranges",
-        "reserved_ranges",
-        "own_addresses",
-        "maxmind_db",
-        "maxmind_asn_db",
-        "ip_api",
-        "ip_api_url",
-        "ip_api_timeout",
-        "offline",
-        "queue_size",
-        "connect_timeout",
-        "timeout",
-        "max_body",
-        "max_redirects",
-        "retries",
-        "default_interval",
-        "default_max_entries",
-        "database",
-        "retention_days",
-    ] {
+    // Every key the daemon knows (as `config show` lists them) is documented.
+    for entry in default.entries() {
+        if entry.key.starts_with("jobs.") {
+            continue;
+        }
+        let leaf = entry.key.rsplit('.').next().unwrap();
         assert!(
-            text.contains(&format!("# {key} = ")),
-            "{key} is not documented"
+            text.contains(&format!("# {leaf} = ")),
+            "{} is not documented",
+            entry.key
         );
     }
     for job in &real_jobs {
@@ -300,4 +264,195 @@ fn the_packaged_config_documents_the_defaults() {
             job.id
         );
     }
+}
+
+fn value(config: &Config, key: &str) -> (String, ValueSource) {
+    let entry = config
+        .entries()
+        .into_iter()
+        .find(|e| e.key == key)
+        .unwrap_or_else(|| panic!("no entry {key}"));
+    (entry.value.to_string(), entry.source)
+}
+
+#[test]
+fn entries_name_every_value_and_its_source() {
+    let overrides = Overrides {
+        log_level: Some("debug".into()),
+        log_format: Some("json".into()),
+        origins: [("daemon.log_format", ValueSource::Environment)].into(),
+        ..Overrides::default()
+    };
+    let c = parse("[history]\nretention_days = 30\n", &overrides).unwrap();
+    let entries = c.entries();
+    assert!(entries.len() >= 45, "{} entries", entries.len());
+    assert_eq!(
+        value(&c, "history.retention_days"),
+        ("30".into(), ValueSource::File)
+    );
+    assert_eq!(
+        value(&c, "daemon.log_level"),
+        ("\"debug\"".into(), ValueSource::Flag)
+    );
+    assert_eq!(
+        value(&c, "daemon.log_format"),
+        ("\"json\"".into(), ValueSource::Environment)
+    );
+    assert_eq!(
+        value(&c, "sessions.default_ttl"),
+        ("\"1d\"".into(), ValueSource::Default)
+    );
+    assert_eq!(
+        value(&c, "jobs.session_cleanup.interval"),
+        ("\"6h\"".into(), ValueSource::Default)
+    );
+    assert_eq!(
+        value(&c, "daemon.admin_group"),
+        ("\"\"".into(), ValueSource::Default)
+    );
+    let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    assert!(!keys.iter().any(|k| k.starts_with("blocklist.source")));
+}
+
+/// The effective values, written back as a file, give the same configuration.
+#[test]
+fn entries_read_back_as_the_same_configuration() {
+    let text = r#"
+        [fail2ban]
+        ban_chunk = 250
+        database = "/var/lib/fail2ban/fail2ban.sqlite3"
+        [allowlist]
+        networks = ["192.0.2.0/24", "2001:db8::1"]
+        [geo]
+        maxmind_db = ""
+        [jobs.session_cleanup]
+        interval = "90m"
+        enabled = false
+    "#;
+    let c = parse(text, &Overrides::default()).unwrap();
+    let mut table = toml::Table::new();
+    for e in c.entries() {
+        layers::insert(&mut table, &e.key, e.value);
+    }
+    let again = parse(&toml::to_string(&table).unwrap(), &Overrides::default()).unwrap();
+    let pairs = |c: &Config| {
+        c.entries()
+            .into_iter()
+            .map(|e| (e.key, e.value))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(pairs(&again), pairs(&c));
+    assert_eq!(again.fail2ban, c.fail2ban);
+    assert_eq!(again.allowlist, c.allowlist);
+    assert_eq!(again.jobs, c.jobs);
+    assert_eq!(again.geo.maxmind_db.path, None);
+}
+
+#[test]
+fn a_persisted_setting_overrides_the_file_and_is_validated() {
+    let c = parse("[history]\nretention_days = 30\n", &Overrides::default()).unwrap();
+    let set = c
+        .with_setting("history.retention_days", Some(parse_value("90")))
+        .unwrap();
+    assert_eq!(set.history_retention_days, 90);
+    assert_eq!(
+        value(&set, "history.retention_days"),
+        ("90".into(), ValueSource::Persisted)
+    );
+    // Durations as typed, without quotes.
+    let ttl = set
+        .with_setting("sessions.default_ttl", Some(parse_value("2h")))
+        .unwrap();
+    assert_eq!(ttl.session_ttl, Duration::from_secs(7200));
+    assert_eq!(ttl.history_retention_days, 90);
+    let unset = ttl.with_setting("history.retention_days", None).unwrap();
+    assert_eq!(
+        value(&unset, "history.retention_days"),
+        ("30".into(), ValueSource::File)
+    );
+
+    let refused = |key: &str, text: &str| c.with_setting(key, Some(parse_value(text))).unwrap_err();
+    let e = refused("history.retention_days", "0");
+    assert!(
+        e.contains("history.retention_days") && e.contains("between 1 and 36500"),
+        "{e}"
+    );
+    let e = refused("history.retention_days", "many");
+    assert!(
+        e.contains("history.retention_days") && e.contains("invalid"),
+        "{e}"
+    );
+    let e = refused("sessions.default_ttl", "soon");
+    assert!(e.contains("not a duration"), "{e}");
+    let e = refused("retention_days", "5");
+    assert!(e.contains("did you mean history.retention_days"), "{e}");
+    let e = refused("no.such", "5");
+    assert!(
+        e.contains("no setting `no.such`") && e.contains("config show"),
+        "{e}"
+    );
+    let e = refused("daemon.state_dir", "\"/tmp\"");
+    assert!(e.contains("cannot be persisted"), "{e}");
+    let e = refused("daemon.admin_group", "no-such-group-here");
+    assert!(e.contains("does not exist"), "{e}");
+    let e = refused("jobs.session_cleanup.interval", "0");
+    assert!(e.contains("longer than zero"), "{e}");
+}
+
+#[test]
+fn overrides_win_over_persisted_settings() {
+    let overrides = Overrides {
+        log_level: Some("warn".into()),
+        ..Overrides::default()
+    };
+    let c = parse("", &overrides).unwrap();
+    let set = c
+        .with_setting("daemon.log_level", Some(parse_value("debug")))
+        .unwrap();
+    assert_eq!(set.log_level, "warn");
+    assert_eq!(set.layers.persisted.len(), 1);
+}
+
+#[test]
+fn invalid_persisted_settings_are_ignored_at_start_with_the_reason() {
+    let c = parse("", &Overrides::default()).unwrap();
+    let persisted = [
+        ("history.retention_days".to_string(), parse_value("0")),
+        ("geo.queue_size".to_string(), parse_value("5000")),
+        ("gone.key".to_string(), parse_value("1")),
+    ]
+    .into();
+    let started = c.with_persisted(persisted);
+    assert_eq!(started.geo.queue_size, 5000);
+    assert_eq!(started.history_retention_days, 365);
+    let ignored: Vec<&str> = started
+        .layers
+        .ignored
+        .iter()
+        .map(|i| i.key.as_str())
+        .collect();
+    assert_eq!(ignored, ["gone.key", "history.retention_days"]);
+    assert!(
+        started.layers.ignored[1]
+            .reason
+            .contains("between 1 and 36500")
+    );
+}
+
+#[test]
+fn typed_values_read_as_toml_or_else_as_text() {
+    assert_eq!(parse_value("30"), toml::Value::Integer(30));
+    assert_eq!(parse_value("true"), toml::Value::Boolean(true));
+    assert_eq!(parse_value("10m"), toml::Value::String("10m".into()));
+    assert_eq!(parse_value("\"x\""), toml::Value::String("x".into()));
+    assert_eq!(parse_value("info"), toml::Value::String("info".into()));
+    assert!(parse_value("[\"10.0.0.0/8\"]").is_array());
+    // Never a second key smuggled in on another line.
+    assert_eq!(
+        parse_value("1\nother = 2"),
+        toml::Value::String("1\nother = 2".into())
+    );
 }

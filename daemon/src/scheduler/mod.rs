@@ -123,6 +123,27 @@ impl Scheduler {
         self.inner.wake.notify_one();
     }
 
+    /// Changes a registered job's interval, timeout, first delay or enabled
+    /// flag while running. A shorter interval brings the next run forward; a
+    /// run in progress keeps the timeout it started with. False: no such job.
+    pub fn update_spec(&self, spec: JobSpec) -> bool {
+        let now = Instant::now();
+        let mut state = self.inner.lock();
+        let Some(slot) = state.slots.get_mut(&spec.id) else {
+            return false;
+        };
+        let wait = if slot.first {
+            spec.first_delay
+        } else {
+            spec.interval
+        };
+        slot.next_due = slot.next_due.min(now + wait);
+        slot.spec = spec;
+        drop(state);
+        self.inner.wake.notify_one();
+        true
+    }
+
     /// Seeds each job's "last run" from records kept across restarts.
     pub fn restore_last(&self, records: Vec<RunRecord>) {
         let mut state = self.inner.lock();

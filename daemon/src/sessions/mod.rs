@@ -1,6 +1,8 @@
 //! Login sessions: tokens are shown once at creation and only their SHA-256
 //! is kept, so neither the database nor a log line can leak one.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bangui_proto::messages::SessionInfo;
@@ -43,7 +45,8 @@ pub enum SessionError {
 pub struct Sessions {
     db: Db,
     clock: Clock,
-    default_ttl: Duration,
+    /// Seconds; `config set sessions.default_ttl` changes it while running.
+    default_ttl: Arc<AtomicU64>,
 }
 
 pub fn token_hash(token: &str) -> Vec<u8> {
@@ -55,8 +58,13 @@ impl Sessions {
         Sessions {
             db,
             clock,
-            default_ttl,
+            default_ttl: Arc::new(AtomicU64::new(default_ttl.as_secs())),
         }
+    }
+
+    /// The lifetime of sessions created without one from now on.
+    pub fn set_default_ttl(&self, ttl: Duration) {
+        self.default_ttl.store(ttl.as_secs(), Ordering::Relaxed);
     }
 
     /// Creates a session; the returned token is never seen again.
@@ -66,7 +74,9 @@ impl Sessions {
         ttl: Option<Duration>,
         uid: u32,
     ) -> Result<(SessionInfo, String), SessionError> {
-        let ttl = ttl.unwrap_or(self.default_ttl);
+        let ttl = ttl.unwrap_or(Duration::from_secs(
+            self.default_ttl.load(Ordering::Relaxed),
+        ));
         if ttl.is_zero() || ttl > MAX_TTL {
             return Err(SessionError::BadTtl);
         }

@@ -5,6 +5,7 @@
 mod auth;
 mod bans;
 mod blocklist;
+mod config;
 mod fail2ban;
 mod geo;
 mod history;
@@ -19,6 +20,10 @@ pub use bans::{BanReport, BanRequest, BannedIn, BannedQuery, Refused, UnbanReque
 pub use blocklist::{
     AddSource, EnableSource, ImportPlan, ImportRunInfo, ListImportRuns, ReasonCount, RemoveSource,
     RunImport, SourceInfo, SourceName, SourceRemoved,
+};
+pub use config::{
+    Applies, ConfigEntry, ConfigView, IgnoredSetting, PendingValue, SetSetting, SettingChanged,
+    UnsetSetting, ValueSource,
 };
 pub use fail2ban::{Fail2banHealth, Fail2banState, JailCounts, JailStatusInfo, JailStatusQuery};
 pub use geo::{
@@ -81,6 +86,9 @@ pub enum Request {
     SetupStatus,
     Login(Login),
     Logout(Logout),
+    ConfigShow,
+    ConfigSet(SetSetting),
+    ConfigUnset(UnsetSetting),
 }
 
 impl Request {
@@ -121,10 +129,11 @@ impl Request {
             | Request::HistoryStats(_)
             | Request::HistoryTop(_)
             | Request::SetupStatus
+            | Request::ConfigShow
             // The password or the token is the credential here.
             | Request::Login(_)
             | Request::Logout(_) => false,
-            Request::Setup(_) => true,
+            Request::Setup(_) | Request::ConfigSet(_) | Request::ConfigUnset(_) => true,
             // A plan downloads the list and asks fail2ban: an administrator's call.
             Request::PlanImport(_) => true,
         }
@@ -170,6 +179,9 @@ impl Request {
             Request::SetupStatus => "setup_status",
             Request::Login(_) => "login",
             Request::Logout(_) => "logout",
+            Request::ConfigShow => "config_show",
+            Request::ConfigSet(_) => "config_set",
+            Request::ConfigUnset(_) => "config_unset",
         }
     }
 }
@@ -206,6 +218,8 @@ pub enum Response {
     HistoryIp(HistoryIpInfo),
     HistoryStats(HistoryStatsInfo),
     SetupState(SetupState),
+    Config(ConfigView),
+    SettingChanged(SettingChanged),
 }
 
 impl Response {
@@ -239,6 +253,8 @@ impl Response {
             Response::HistoryIp(_) => "history_ip",
             Response::HistoryStats(_) => "history_stats",
             Response::SetupState(_) => "setup_state",
+            Response::Config(_) => "config",
+            Response::SettingChanged(_) => "setting_changed",
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod blocklist;
+mod config;
 mod fail2ban;
 mod geo;
 mod history;
@@ -60,6 +61,9 @@ pub async fn dispatch(
         Request::SetupStatus => auth::status(ctx).await,
         Request::Login(r) => auth::login(ctx, peer, r).await,
         Request::Logout(r) => auth::logout(ctx, r).await,
+        Request::ConfigShow => Ok(config::show(ctx).await),
+        Request::ConfigSet(r) => config::set(ctx, peer, r).await,
+        Request::ConfigUnset(r) => config::unset(ctx, peer, r).await,
     }
 }
 
