@@ -35,7 +35,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo build"
 # The end-to-end tests run these binaries; a workspace build gives the daemon
 # its test-hooks feature (switched on at run time by BANGUI_TEST_HOOKS=1).
-cargo build --workspace --locked
+cargo build --workspace --locked --bins --examples
 
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then

@@ -95,3 +95,37 @@ fn setup_login_validate_logout() {
     assert!(log.contains("wrong password"));
     let _ = stdout(&forced);
 }
+
+/// The front-end example in proto/examples logs in, validates and logs out.
+#[test]
+fn the_front_end_example_works() {
+    let home = Home::new();
+    let daemon = home.start();
+    let out = daemon.ctl_with(&["setup", "--password-stdin"], Some(PASSWORD));
+    assert!(out.status.success(), "{}", describe(&out));
+    let mut child = std::process::Command::new(bangui_tests::bin("examples/front_end"))
+        .arg(&daemon.socket)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = stdout(&out);
+    assert!(text.contains("logged in: session"), "{text}");
+    assert!(text.contains("valid: "), "{text}");
+    assert!(
+        text.contains("after logout: ") && text.contains("matches no session"),
+        "{text}"
+    );
+    assert!(
+        daemon
+            .ctl_json(&["sessions", "list"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
