@@ -4,7 +4,7 @@
 //! chunks small enough to keep its socket responsive.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use bangui_proto::messages::{BanReport, MAX_PAGE, Refused};
 
@@ -15,7 +15,8 @@ use crate::targets::Target;
 #[derive(Clone)]
 pub struct Bans {
     fail2ban: Arc<Fail2ban>,
-    allowlist: Allowlist,
+    /// Swapped whole on a reload; a screening in progress keeps the one it took.
+    allowlist: Arc<RwLock<Arc<Allowlist>>>,
     batching: Batching,
     default_jail: String,
 }
@@ -35,7 +36,7 @@ impl Bans {
     ) -> Bans {
         Bans {
             fail2ban,
-            allowlist,
+            allowlist: Arc::new(RwLock::new(Arc::new(allowlist))),
             batching,
             default_jail,
         }
@@ -63,14 +64,24 @@ impl Bans {
         }
     }
 
+    /// Replaces the allowlist for every screening from now on.
+    pub fn set_allowlist(&self, allowlist: Allowlist) {
+        *self.allowlist.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(allowlist);
+    }
+
+    fn allowlist(&self) -> Arc<Allowlist> {
+        Arc::clone(&self.allowlist.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// Applies the allowlist for `jail` to parsed targets.
     pub async fn screen(&self, jail: &str, screened: Screened) -> Result<Screened, Fail2banError> {
+        let allowlist = self.allowlist();
         let ignoreip = self.fail2ban.ignoreip(jail).await?;
         let (ignore_nets, names) = allowlist::parse_ignoreip(&ignoreip);
         if !names.is_empty() {
             tracing::warn!(jail, names = ?names, "ignoreip host names are not resolved by bangui; add their addresses to allowlist.networks");
         }
-        let own = if self.allowlist.wants_own_addresses() {
+        let own = if allowlist.wants_own_addresses() {
             tokio::task::spawn_blocking(allowlist::own_addresses)
                 .await
                 .unwrap_or_default()
@@ -86,7 +97,7 @@ impl Bans {
             mut refused,
         } = screened;
         // In place: a list of a million entries is not copied.
-        accepted.retain(|target| match self.allowlist.check(target, &ctx) {
+        accepted.retain(|target| match allowlist.check(target, &ctx) {
             None => true,
             Some(why) => {
                 refused.push(Refused {

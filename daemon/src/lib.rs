@@ -12,6 +12,7 @@ pub mod fail2ban;
 pub mod geo;
 pub mod history;
 pub mod http;
+pub mod hygiene;
 pub mod ids;
 pub mod jobs;
 pub mod lock;
@@ -20,7 +21,9 @@ pub mod scheduler;
 pub mod server;
 pub mod sessions;
 pub mod settings;
+pub mod shutdown;
 pub mod store;
+pub mod systemd;
 pub mod targets;
 pub mod urls;
 
@@ -52,6 +55,7 @@ use crate::server::socket::{self, SocketError};
 use crate::sessions::Sessions;
 use crate::settings::Live;
 use crate::store::{Db, StoreError, runs};
+use crate::systemd::Notifier;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -85,6 +89,10 @@ pub enum DaemonError {
     Blocklist(String),
     #[error("a start-up task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    #[error(transparent)]
+    Activation(#[from] systemd::activation::ActivationError),
+    #[error("cannot watch SIGHUP: {0}")]
+    Signal(std::io::Error),
 }
 
 /// Tells a running daemon to stop: `stop` starts a graceful shutdown, `force`
@@ -168,13 +176,15 @@ fn log_jail_files(config: &Config, outcomes: &[(String, jails::FileOutcome)]) {
 /// Runs the daemon until `shutdown.stop` is cancelled, then shuts down cleanly.
 ///
 /// Start-up order: lock the state directory, open and migrate the database,
-/// bind the socket, start the scheduler, serve. `log` lets `config set`
-/// change the log level while running.
+/// bind the socket (or take the one systemd passed), start the scheduler,
+/// serve; READY=1 only then. `log` lets `config set` and SIGHUP change the
+/// log level while running.
 pub async fn run(
     config: Config,
     test_hooks: bool,
     shutdown: Shutdown,
     log: Option<logging::LogControl>,
+    notifier: Notifier,
 ) -> Result<(), DaemonError> {
     let groups = resolve_groups(&config)?;
     std::fs::DirBuilder::new()
@@ -286,7 +296,25 @@ pub async fn run(
     }
     scheduler.restore_last(last_runs);
 
-    let (listener, socket_file) = socket::bind(&config.socket, groups.socket)?;
+    if let Some(every) = notifier.watchdog_interval() {
+        let hooks = test_hooks.then(|| config.state_dir.clone());
+        scheduler.set_heartbeat(systemd::watchdog::heartbeat(
+            every,
+            db.clone(),
+            notifier.clone(),
+            hooks,
+        ));
+    }
+    let hup = systemd::reload::watch().map_err(DaemonError::Signal)?;
+
+    // A socket passed by systemd (bangui.socket) belongs to systemd: never unlinked.
+    let (listener, socket_file, activated) = match systemd::activation::passed_listener()? {
+        Some(passed) => (socket::adopt(passed)?, None, true),
+        None => {
+            let (listener, file) = socket::bind(&config.socket, groups.socket)?;
+            (listener, Some(file), false)
+        }
+    };
 
     let ctx = Arc::new(Ctx {
         db: db.clone(),
@@ -295,7 +323,7 @@ pub async fn run(
         sessions: sessions.clone(),
         fail2ban,
         health,
-        bans,
+        bans: bans.clone(),
         geo: geo.clone(),
         blocklists: blocklists.clone(),
         history,
@@ -306,6 +334,8 @@ pub async fn run(
             Live {
                 scheduler: scheduler.clone(),
                 sessions: sessions.clone(),
+                bans: bans.clone(),
+                blocklists: blocklists.clone(),
                 log,
             },
         ),
@@ -337,9 +367,29 @@ pub async fn run(
         shutdown.stop.clone(),
         connections.clone(),
     ));
+    let note = systemd::status::Note::default();
+    let reload_task = tokio::spawn(systemd::reload::run(
+        hup,
+        Arc::clone(&ctx),
+        notifier.clone(),
+        note.clone(),
+        shutdown.stop.clone(),
+    ));
+    let reporter = systemd::status::StatusReporter {
+        notifier: notifier.clone(),
+        health: Arc::clone(&ctx.health),
+        scheduler: scheduler.clone(),
+        blocklists: blocklists.clone(),
+        note,
+    };
+    notifier.ready(&reporter.compose().await);
+    let status_task = notifier
+        .enabled()
+        .then(|| tokio::spawn(reporter.run(shutdown.stop.clone())));
     tracing::info!(
         version = VERSION,
         socket = %ctx.config.socket.display(),
+        socket_activated = activated,
         state_dir = %ctx.config.state_dir.display(),
         schema_version = opened.schema_version,
         jobs = ctx.config.jobs.len(),
@@ -347,9 +397,14 @@ pub async fn run(
     );
 
     shutdown.stop.cancelled().await;
+    notifier.stopping("stopping: finishing running jobs");
     tracing::info!("shutting down: no new connections or runs");
     let _ = server_task.await;
     let _ = loop_task.await;
+    let _ = reload_task.await;
+    if let Some(task) = status_task {
+        let _ = task.await;
+    }
     let forced = tokio::spawn({
         let scheduler = scheduler.clone();
         let force = shutdown.force.clone();
@@ -358,7 +413,14 @@ pub async fn run(
             scheduler.cancel_all();
         }
     });
-    scheduler.shutdown(ctx.config.shutdown_grace).await;
+    let grace = ctx.config.shutdown_grace;
+    shutdown::step(
+        &notifier,
+        "running jobs",
+        grace + Duration::from_secs(5),
+        scheduler.shutdown(grace),
+    )
+    .await;
     forced.abort();
     connections.close();
     if tokio::time::timeout(CONNECTION_DRAIN, connections.wait())
@@ -367,10 +429,23 @@ pub async fn run(
     {
         tracing::warn!("some connections were still busy at shutdown");
     }
-    blocklists.wait(ctx.config.shutdown_grace).await;
+    shutdown::step(
+        &notifier,
+        "blocklist imports",
+        grace,
+        blocklists.wait(grace),
+    )
+    .await;
     let _ = queue_task.await;
     // Nothing resolved is lost on a graceful stop.
-    match geo.flush().await {
+    let flushed = shutdown::step(
+        &notifier,
+        "geo cache flush",
+        Duration::from_secs(60),
+        geo.flush(),
+    )
+    .await;
+    match flushed {
         Ok(f) if f.written > 0 => {
             tracing::info!(written = f.written, "geo cache flushed at shutdown")
         }
@@ -380,7 +455,9 @@ pub async fn run(
         }
     }
     db.close().await;
-    socket_file.remove();
+    if let Some(file) = socket_file {
+        file.remove();
+    }
     tracing::info!("bangui stopped");
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use bangui_daemon::config::{Config, Overrides};
+use bangui_daemon::systemd::Notifier;
 use bangui_daemon::{Shutdown, jobs, logging, resolve_groups, settings};
 use bangui_proto::messages::ValueSource;
 use clap::parser::ValueSource as ArgSource;
@@ -36,9 +37,12 @@ struct Args {
     /// Log level or filter, e.g. "info" or "debug"
     #[arg(long, env = "BANGUI_LOG_LEVEL", value_name = "LEVEL")]
     log_level: Option<String>,
-    /// Log format: text or json
+    /// Log format on stderr: text or json
     #[arg(long, env = "BANGUI_LOG_FORMAT", value_name = "FORMAT")]
     log_format: Option<String>,
+    /// Where logs go: auto (the journal when stderr is connected to it), stderr or journald
+    #[arg(long, env = "BANGUI_LOG_TARGET", value_name = "TARGET")]
+    log_target: Option<String>,
     /// Validate the configuration, print a summary and exit
     #[arg(long)]
     check_config: bool,
@@ -53,6 +57,7 @@ fn origins(matches: &clap::ArgMatches) -> std::collections::BTreeMap<&'static st
         ("admin_group", "daemon.admin_group"),
         ("log_level", "daemon.log_level"),
         ("log_format", "daemon.log_format"),
+        ("log_target", "daemon.log_target"),
     ]
     .into_iter()
     .filter_map(|(arg, key)| match matches.value_source(arg) {
@@ -79,6 +84,7 @@ fn main() -> ExitCode {
         admin_group: args.admin_group.clone(),
         log_level: args.log_level.clone(),
         log_format: args.log_format.clone(),
+        log_target: args.log_target.clone(),
         origins: origins(&matches),
     };
     let defaults = bangui_proto::paths::defaults();
@@ -100,10 +106,12 @@ fn main() -> ExitCode {
             resolve_groups(&config)?;
             Ok(config)
         });
+    let notifier = Notifier::from_env();
     let mut config = match config {
         Ok(config) => config,
         Err(e) => {
             eprintln!("bangui: {e:#}");
+            notifier.status(&format!("failed to start: {e:#}"));
             return ExitCode::from(2);
         }
     };
@@ -119,10 +127,16 @@ fn main() -> ExitCode {
         print_summary(&config);
         return ExitCode::SUCCESS;
     }
-    let log = match logging::init(&config.log_level, config.log_format) {
-        Ok(log) => log,
+    let log = match logging::init(&config.log_level, config.log_format, config.log_target) {
+        Ok((log, chosen)) => {
+            if let logging::Chosen::StderrInsteadOfJournald(why) = chosen {
+                tracing::warn!(error = %why, "the journal is not reachable; logging to stderr");
+            }
+            log
+        }
         Err(e) => {
             eprintln!("bangui: cannot set up logging: {e}");
+            notifier.status(&format!("failed to start: cannot set up logging: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -137,16 +151,22 @@ fn main() -> ExitCode {
             "persisted setting ignored; `bangui-ctl config unset` removes it"
         );
     }
-    match run(config, test_hooks, log) {
+    match run(config, test_hooks, log, notifier.clone()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
+            notifier.status(&format!("failed: {e:#}"));
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(config: Config, test_hooks: bool, log: logging::LogControl) -> anyhow::Result<()> {
+fn run(
+    config: Config,
+    test_hooks: bool,
+    log: logging::LogControl,
+    notifier: Notifier,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("bangui-worker")
@@ -155,7 +175,7 @@ fn run(config: Config, test_hooks: bool, log: logging::LogControl) -> anyhow::Re
     runtime.block_on(async {
         let shutdown = Shutdown::default();
         watch_signals(shutdown.clone())?;
-        bangui_daemon::run(config, test_hooks, shutdown, Some(log)).await?;
+        bangui_daemon::run(config, test_hooks, shutdown, Some(log), notifier).await?;
         Ok(())
     })
 }

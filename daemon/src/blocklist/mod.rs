@@ -103,13 +103,39 @@ impl Blocklists {
             stop: deps.stop,
             tasks: TaskTracker::new(),
         });
-        let now = inner.clock.now_unix();
-        let wanted: Vec<SourceRow> = inner.config.sources.iter().map(row_from_config).collect();
-        let default_jail = inner.default_jail.clone();
-        let (interrupted, dropped) = inner
+        let blocklists = Blocklists { inner };
+        let now = blocklists.inner.clock.now_unix();
+        let interrupted = blocklists
+            .inner
+            .db
+            .call(move |conn| store::mark_interrupted(conn, now))
+            .await
+            .map_err(|e| e.to_string())?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "imports left unfinished by the previous daemon marked interrupted"
+            );
+        }
+        let sources = blocklists.inner.config.sources.clone();
+        blocklists
+            .sync_file_sources(&sources)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(blocklists)
+    }
+
+    /// Brings the config file's sources into the table: new ones added,
+    /// changed ones updated, ones the file no longer names removed (their
+    /// bans left to expire). Sources added with `blocklist add` are untouched.
+    pub async fn sync_file_sources(&self, sources: &[SourceConfig]) -> Result<(), StoreError> {
+        let wanted: Vec<SourceRow> = sources.iter().map(row_from_config).collect();
+        let default_jail = self.inner.default_jail.clone();
+        let now = self.inner.clock.now_unix();
+        let dropped = self
+            .inner
             .db
             .call(move |conn| {
-                let interrupted = store::mark_interrupted(conn, now)?;
                 let mut dropped = Vec::new();
                 for existing in store::sources(conn)? {
                     let still = wanted.iter().any(|w| w.name == existing.name);
@@ -128,20 +154,13 @@ impl Blocklists {
                         Some(_) => store::update_definition(conn, w)?,
                     }
                 }
-                Ok((interrupted, dropped))
+                Ok(dropped)
             })
-            .await
-            .map_err(|e| e.to_string())?;
-        if interrupted > 0 {
-            tracing::warn!(
-                interrupted,
-                "imports left unfinished by the previous daemon marked interrupted"
-            );
-        }
+            .await?;
         for name in dropped {
             tracing::info!(source = %name, "source no longer in the config file: removed, its bans left to expire");
         }
-        Ok(Blocklists { inner })
+        Ok(())
     }
 
     fn jail_of(&self, s: &SourceRow) -> String {

@@ -119,6 +119,7 @@ pub struct DaemonSection {
     pub shutdown_grace: Option<Duration>,
     pub log_level: Option<String>,
     pub log_format: Option<String>,
+    pub log_target: Option<String>,
     pub max_connections: Option<usize>,
     #[serde(default, with = "super::duration")]
     pub handshake_timeout: Option<Duration>,

@@ -13,7 +13,7 @@ use super::file::{
     AllowlistSection, BlocklistSection, DaemonSection, Fail2banSection, FileConfig, GeoSection,
     HistorySection, JobSection, SessionsSection,
 };
-use super::{Config, LogFormat, Overrides};
+use super::{Config, LogFormat, LogTarget, Overrides};
 use crate::scheduler::JobSpec;
 
 /// Everything a [`Config`] was built from, kept so it can be rebuilt with
@@ -186,6 +186,14 @@ fn effective(c: &Config) -> FileConfig {
                 match c.log_format {
                     LogFormat::Text => "text",
                     LogFormat::Json => "json",
+                }
+                .to_string(),
+            ),
+            log_target: Some(
+                match c.log_target {
+                    LogTarget::Auto => "auto",
+                    LogTarget::Stderr => "stderr",
+                    LogTarget::Journald => "journald",
                 }
                 .to_string(),
             ),

@@ -30,6 +30,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where log lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogTarget {
+    /// The journal when stderr is connected to it (`JOURNAL_STREAM`), else stderr.
+    Auto,
+    Stderr,
+    Journald,
+}
+
 /// Settings given on the command line or in `BANGUI_*` variables; they win over the file.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
@@ -41,6 +50,7 @@ pub struct Overrides {
     pub admin_group: Option<String>,
     pub log_level: Option<String>,
     pub log_format: Option<String>,
+    pub log_target: Option<String>,
     /// Where each given override came from, by config key; absent: a flag.
     pub origins: BTreeMap<&'static str, ValueSource>,
 }
@@ -55,6 +65,7 @@ impl Overrides {
             ("daemon.admin_group", self.admin_group.is_some()),
             ("daemon.log_level", self.log_level.is_some()),
             ("daemon.log_format", self.log_format.is_some()),
+            ("daemon.log_target", self.log_target.is_some()),
         ]
         .into_iter()
         .filter_map(|(key, given)| given.then_some(key))
@@ -106,6 +117,7 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub log_level: String,
     pub log_format: LogFormat,
+    pub log_target: LogTarget,
     pub max_connections: usize,
     pub handshake_timeout: Duration,
     pub idle_timeout: Duration,
@@ -355,6 +367,23 @@ impl Config {
             }
         };
 
+        let log_target = match overrides
+            .log_target
+            .clone()
+            .or(d.log_target)
+            .as_deref()
+            .unwrap_or("auto")
+        {
+            "auto" => LogTarget::Auto,
+            "stderr" => LogTarget::Stderr,
+            "journald" => LogTarget::Journald,
+            other => {
+                return Err(invalid(
+                    "daemon.log_target",
+                    format!("`{other}` is not one of \"auto\", \"stderr\", \"journald\""),
+                ));
+            }
+        };
         let max_connections = d.max_connections.unwrap_or(128);
         if max_connections == 0 {
             return Err(invalid(
@@ -422,6 +451,7 @@ impl Config {
             shutdown_grace: d.shutdown_grace.unwrap_or(Duration::from_secs(10)),
             log_level,
             log_format,
+            log_target,
             max_connections,
             handshake_timeout,
             idle_timeout,

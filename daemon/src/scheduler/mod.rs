@@ -54,8 +54,17 @@ pub struct Scheduler {
     inner: Arc<Inner>,
 }
 
+/// Something the loop does every `every` from inside itself, so that a hung
+/// loop stops doing it (the systemd watchdog ping).
+#[derive(Clone)]
+pub struct Heartbeat {
+    pub every: Duration,
+    pub beat: Arc<dyn Fn() -> futures_util::future::BoxFuture<'static, ()> + Send + Sync>,
+}
+
 struct Inner {
     state: Mutex<State>,
+    heartbeat: Mutex<Option<Heartbeat>>,
     wake: Notify,
     log: Arc<dyn RunLog>,
     clock: Clock,
@@ -86,6 +95,7 @@ impl Scheduler {
         Scheduler {
             inner: Arc::new(Inner {
                 state: Mutex::new(State::default()),
+                heartbeat: Mutex::new(None),
                 wake: Notify::new(),
                 log,
                 clock,
@@ -213,9 +223,25 @@ impl Scheduler {
             .collect()
     }
 
+    /// Sets the heartbeat the loop runs (before [`Scheduler::run`]).
+    pub fn set_heartbeat(&self, heartbeat: Heartbeat) {
+        *self
+            .inner
+            .heartbeat
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(heartbeat);
+    }
+
     /// Runs the schedule until `stop` is cancelled. Sleeps until the earliest
-    /// deadline or until something changes; never polls.
+    /// deadline, a wake-up or the heartbeat; never polls.
     pub async fn run(&self, stop: CancellationToken) {
+        let heartbeat = self
+            .inner
+            .heartbeat
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut next_beat = heartbeat.as_ref().map(|_| Instant::now());
         loop {
             let notified = self.inner.wake.notified();
             tokio::pin!(notified);
@@ -225,6 +251,12 @@ impl Scheduler {
                 _ = stop.cancelled() => break,
                 _ = &mut notified => {}
                 _ = sleep_until(next) => {}
+                _ = sleep_until(next_beat) => {
+                    if let Some(h) = &heartbeat {
+                        (h.beat)().await;
+                        next_beat = Some(Instant::now() + h.every);
+                    }
+                }
             }
         }
         self.inner.lock().stopping = true;

@@ -69,6 +69,16 @@ pub fn bind(path: &Path, group: Option<Gid>) -> Result<(UnixListener, SocketFile
     Ok((listener, file))
 }
 
+/// Serves a listening socket passed by the service manager; its path, mode
+/// and group are the socket unit's business.
+pub fn adopt(listener: std::os::unix::net::UnixListener) -> Result<UnixListener, SocketError> {
+    let path = Path::new("(passed by the service manager)");
+    listener
+        .set_nonblocking(true)
+        .map_err(io("use the socket", path))?;
+    UnixListener::from_std(listener).map_err(io("use the socket", path))
+}
+
 fn remove_if_stale(path: &Path) -> Result<(), SocketError> {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(meta) => meta,

@@ -13,6 +13,9 @@ use bangui_proto::messages::{
 };
 use tokio::sync::Mutex;
 
+use crate::allowlist::Allowlist;
+use crate::bans::Bans;
+use crate::blocklist::Blocklists;
 use crate::clock::Clock;
 use crate::config::{Config, Ignored, parse_value, settable};
 use crate::logging::LogControl;
@@ -30,10 +33,23 @@ pub enum SettingsError {
     Store(#[from] StoreError),
 }
 
+/// What a reload of the config file changed.
+#[derive(Debug, Default)]
+pub struct Reloaded {
+    /// Keys now in effect.
+    pub applied: Vec<String>,
+    /// Keys that change at the next start.
+    pub pending: Vec<String>,
+    /// The file's blocklist sources were brought into the table.
+    pub sources_synced: bool,
+}
+
 /// What a live change reaches.
 pub struct Live {
     pub scheduler: Scheduler,
     pub sessions: Sessions,
+    pub bans: Bans,
+    pub blocklists: Blocklists,
     /// None when logging was set up by someone else (then the level changes at the next start).
     pub log: Option<LogControl>,
 }
@@ -175,7 +191,52 @@ impl Settings {
         Ok(self.adopt(&mut state, next, key, None, uid))
     }
 
-    /// Makes `next` the standing configuration and applies what can change live.
+    /// Re-reads the config file (SIGHUP), lays the persisted settings over
+    /// it and applies what can change live. An invalid file changes nothing.
+    pub async fn reload(&self) -> Result<Reloaded, String> {
+        let mut state = self.state.lock().await;
+        let layers = &state.next.layers;
+        let file = Config::load(&layers.defaults, &layers.overrides, &layers.job_defaults)
+            .map_err(|e| e.to_string())?;
+        crate::resolve_groups(&file).map_err(|e| e.to_string())?;
+        let next = file.with_persisted(layers.persisted.clone());
+        let sources_changed = next.blocklist.sources != state.next.blocklist.sources;
+        if sources_changed {
+            self.live
+                .blocklists
+                .sync_file_sources(&next.blocklist.sources)
+                .await
+                .map_err(|e| format!("cannot bring the file's blocklist sources in: {e}"))?;
+        }
+        state.ignored = next.layers.ignored.clone();
+        let (applied, pending) = self.apply_changes(&mut state, next);
+        Ok(Reloaded {
+            applied,
+            pending,
+            sources_synced: sources_changed,
+        })
+    }
+
+    /// Makes `next` the standing configuration and applies every changed key
+    /// that can change live; returns the keys applied and those left pending.
+    fn apply_changes(&self, state: &mut State, next: Config) -> (Vec<String>, Vec<String>) {
+        let (mut applied, mut pending) = (Vec::new(), Vec::new());
+        for (k, (value, source)) in by_key(&next) {
+            let same_value = state.running.get(&k).is_some_and(|(v, _)| *v == value);
+            if same_value {
+                state.running.insert(k, (value, source));
+            } else if self.apply_live(&next, &k) {
+                state.running.insert(k.clone(), (value, source));
+                applied.push(k);
+            } else {
+                pending.push(k);
+            }
+        }
+        state.next = next;
+        (applied, pending)
+    }
+
+    /// Makes `next` the standing configuration after a set or unset of `key`.
     fn adopt(
         &self,
         state: &mut State,
@@ -185,17 +246,9 @@ impl Settings {
         uid: u32,
     ) -> SettingChanged {
         state.ignored.retain(|i| i.key != key);
-        let wanted = by_key(&next);
-        for (k, (value, source)) in &wanted {
-            let same_value = state.running.get(k).is_some_and(|(v, _)| v == value);
-            if same_value || self.apply_live(&next, k) {
-                state.running.insert(k.clone(), (value.clone(), *source));
-            }
-        }
-        state.next = next;
-        let (value, source) = wanted
-            .get(key)
-            .cloned()
+        self.apply_changes(state, next);
+        let (value, source) = by_key(&state.next)
+            .remove(key)
             .unwrap_or((toml::Value::String(String::new()), ValueSource::Default));
         let applies = match source {
             ValueSource::Environment | ValueSource::Flag => Applies::Shadowed(source),
@@ -236,6 +289,16 @@ impl Settings {
                 },
                 None => false,
             },
+            k if k.starts_with("allowlist.") => {
+                let a = &next.allowlist;
+                self.live.bans.set_allowlist(Allowlist::new(
+                    a.networks.clone(),
+                    a.private_ranges,
+                    a.reserved_ranges,
+                    a.own_addresses,
+                ));
+                true
+            }
             _ => {
                 let Some(id) = key.strip_prefix("jobs.").and_then(|k| k.split('.').next()) else {
                     return false;
