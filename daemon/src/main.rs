@@ -143,6 +143,9 @@ fn main() -> ExitCode {
     if let Some(e) = unread {
         tracing::warn!(error = %e, "cannot read persisted settings; starting with the file's");
     }
+    if test_hooks && std::env::var("BANGUI_TEST_PLANT_SECRETS").is_ok_and(|v| v == "1") {
+        plant_secrets(&notifier);
+    }
     for ignored in &config.layers.ignored {
         tracing::warn!(
             key = %ignored.key,
@@ -159,6 +162,25 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Test hook: log lines and a STATUS line carrying made-up secrets, so the
+/// tests can prove none of them reaches any output.
+fn plant_secrets(notifier: &Notifier) {
+    let url = "https://planted-user:planted-url-pw@lists.example/x.txt?key=PLANTEDKEY1";
+    tracing::error!(url, "test hook: planted secret in a URL");
+    tracing::info!(
+        header = "Authorization: Bearer PLANTEDBEARER2",
+        "test hook: planted Authorization header"
+    );
+    tracing::debug!(
+        request = ?("Login { password: \"planted password 3\", label: \"x\" }"),
+        "test hook: planted password"
+    );
+    tracing::trace!(
+        "test hook: planted token bgt_00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+    );
+    notifier.status(&format!("test hook: planted {url}"));
 }
 
 fn run(

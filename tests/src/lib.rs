@@ -8,7 +8,10 @@
 pub mod fail2ban;
 pub mod geo;
 pub mod http;
+pub mod journal;
 pub mod lists;
+pub mod notify;
+pub mod stand_in;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -135,7 +138,41 @@ impl Home {
         self.start_with(|_| {})
     }
 
+    /// Starts the daemon as the last arguments of `wrapper` (e.g. `unshare -m
+    /// sh -c SCRIPT sh`); `tweak` gets the daemon's command and its log file.
+    pub fn start_under(&self, wrapper: &[&str], tweak: impl FnOnce(&mut Command, &Path)) -> Daemon {
+        self.start_custom(|cmd, log| {
+            tweak(cmd, log);
+            let mut wrapped = Command::new(wrapper[0]);
+            wrapped
+                .args(&wrapper[1..])
+                .arg(cmd.get_program())
+                .args(cmd.get_args());
+            for (key, value) in cmd.get_envs() {
+                match value {
+                    Some(v) => wrapped.env(key, v),
+                    None => wrapped.env_remove(key),
+                };
+            }
+            let log = std::fs::OpenOptions::new().append(true).open(log).unwrap();
+            wrapped
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log);
+            Some(wrapped)
+        })
+    }
+
     pub fn start_with(&self, tweak: impl FnOnce(&mut Command)) -> Daemon {
+        self.start_custom(|cmd, _| {
+            tweak(cmd);
+            None
+        })
+    }
+
+    /// Starts the daemon: `build` may change its command or return another
+    /// one to run instead (stderr going to the log file it is given).
+    fn start_custom(&self, build: impl FnOnce(&mut Command, &Path) -> Option<Command>) -> Daemon {
         if !self.config().exists() {
             self.write_config("");
         }
@@ -146,7 +183,7 @@ impl Home {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
-        tweak(&mut cmd);
+        let mut cmd = build(&mut cmd, &log_path).unwrap_or(cmd);
         let child = cmd.spawn().unwrap();
         let mut daemon = Daemon {
             child: Some(child),

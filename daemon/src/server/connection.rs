@@ -34,7 +34,7 @@ pub async fn handle(
             return;
         }
     };
-    let span = tracing::debug_span!("conn", peer_uid = peer.uid, peer_pid = peer.pid);
+    let span = tracing::info_span!("conn", peer_uid = peer.uid, peer_pid = peer.pid);
     serve(Framed::new(stream, frame_codec()), peer, ctx, stop, permit)
         .instrument(span)
         .await;
