@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bangui_tests::notify::NotifySocket;
 use bangui_tests::stand_in::FakeFail2ban;
-use bangui_tests::{Home, describe, stderr, stdout, wait_for};
+use bangui_tests::{Home, describe, wait_for};
 use nix::sys::signal::Signal;
 
 fn notify(home: &Home) -> NotifySocket {
