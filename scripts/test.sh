@@ -25,6 +25,13 @@ need() {
 
 need setpriv util-linux
 need fail2ban-server fail2ban
+need python3 python3
+need unshare util-linux
+need systemd-socket-activate systemd
+need systemd-analyze systemd
+need lintian lintian
+need rpm rpm
+need dpkg-shlibdeps dpkg-dev
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
@@ -43,3 +50,8 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --workspace --locked --no-fail-fast
 fi
+
+echo "== packages"
+# Builds the .deb and .rpm, checks them, installs the .deb and runs it.
+scripts/package.sh
+scripts/check-packages.sh

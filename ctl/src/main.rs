@@ -1,6 +1,5 @@
 //! `bangui-ctl`: talk to the bangui daemon over its Unix socket.
 
-mod cli;
 mod commands;
 mod connect;
 mod exit;
@@ -9,6 +8,7 @@ mod output;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use bangui_ctl::cli;
 use clap::Parser;
 
 use crate::cli::{BlocklistCommand, Cli, Command, GeoCommand, JobsCommand};

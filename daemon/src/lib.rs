@@ -5,6 +5,7 @@ pub mod allowlist;
 pub mod auth;
 pub mod bans;
 pub mod blocklist;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod context;
