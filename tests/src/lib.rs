@@ -92,6 +92,24 @@ impl Home {
         copy
     }
 
+    /// Everything every daemon started in this home wrote to stderr.
+    pub fn all_daemon_logs(&self) -> String {
+        let mut logs: Vec<PathBuf> = std::fs::read_dir(self.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("daemon-"))
+            })
+            .collect();
+        logs.sort();
+        logs.iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     pub fn database(&self) -> PathBuf {
         self.state_dir().join("bangui.db")
     }

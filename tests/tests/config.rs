@@ -253,16 +253,7 @@ fn secrets_never_reach_config_show_or_the_log() {
         after.contains("\"https://u:***@pro.ip-api.com?…\""),
         "{after}"
     );
-    let log = std::fs::read_dir(home.path())
-        .unwrap()
-        .filter_map(|e| {
-            let path = e.unwrap().path();
-            let name = path.file_name()?.to_str()?.to_string();
-            name.starts_with("daemon-")
-                .then(|| std::fs::read_to_string(path).unwrap())
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
+    let log = home.all_daemon_logs();
     assert!(log.contains("runtime setting changed"), "{log}");
     for secret in [
         PASSWORD,

@@ -80,17 +80,7 @@ fn under_systemd_entries_go_to_the_journal_with_bangui_fields() {
     );
 
     daemon.stop();
-    let stderr = std::fs::read_to_string(
-        home.path()
-            .read_dir()
-            .unwrap()
-            .find_map(|e| {
-                let p = e.unwrap().path();
-                p.file_name()?.to_str()?.starts_with("daemon-").then_some(p)
-            })
-            .unwrap(),
-    )
-    .unwrap();
+    let stderr = home.all_daemon_logs();
     assert!(
         !stderr.contains("bangui is ready"),
         "lines went to stderr too: {stderr}"
@@ -184,16 +174,7 @@ fn planted_secrets_reach_no_output() {
         let _ = daemon.ctl_with(&["logout"], Some(&token));
         daemon.stop();
 
-        let mut captured = std::fs::read_dir(home.path())
-            .unwrap()
-            .filter_map(|e| {
-                let path = e.unwrap().path();
-                let name = path.file_name()?.to_str()?.to_string();
-                name.starts_with("daemon-")
-                    .then(|| std::fs::read_to_string(path).unwrap())
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+        let mut captured = home.all_daemon_logs();
         for entry in journal.entries() {
             for (k, v) in entry {
                 captured.push_str(&format!("\n{k}={v}"));
