@@ -10,6 +10,9 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod fail2ban;
+pub mod fault;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod geo;
 pub mod history;
 pub mod http;

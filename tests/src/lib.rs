@@ -321,6 +321,11 @@ impl Daemon {
         self.wait_exit();
     }
 
+    /// The exit status if the daemon has ended on its own (it is reaped then).
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.as_mut()?.try_wait().ok().flatten()
+    }
+
     fn wait_exit(&mut self) -> ExitStatus {
         let mut child = self.child.take().unwrap();
         wait_for("the daemon to exit", || child.try_wait().unwrap())

@@ -431,6 +431,7 @@ async fn ban_all(
         Some(id) => (id, first),
         None => return Ok(()),
     };
+    crate::fault::point("import.batch_recorded");
     let mut last_confirmed = None;
     loop {
         if cancel.is_cancelled() {
@@ -448,6 +449,7 @@ async fn ban_all(
         let recorded = recorded.map_err(|e| format!("cannot record a batch: {e}"))?;
         match sent {
             Ok(_) => {
+                crate::fault::point("import.batch_acknowledged");
                 run.banned += range.len() as u64;
                 size = batching.next(range.len(), started.elapsed());
                 last_confirmed = Some(id);
@@ -530,6 +532,7 @@ async fn unban_all(
                 run.unbanned, run.to_unban
             ));
         }
+        crate::fault::point("import.unban_sent");
         size = batching.next(n, started.elapsed());
         done += n;
         run.unbanned += n as u64;

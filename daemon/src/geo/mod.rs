@@ -602,6 +602,7 @@ impl Geo {
                     Ok(batch)
                 })
                 .await?;
+            crate::fault::point("geo.flush_written");
             self.write().flushed(&batch);
         }
         self.inner

@@ -233,6 +233,7 @@ impl History {
                     .call(move |conn| store::archive_pages(conn, &pages, now, cutoff))
                     .await
                     .map_err(store_failed)?;
+                crate::fault::point("history.page_archived");
                 copied += fresh.len() as u64;
                 if geo_on {
                     inner
