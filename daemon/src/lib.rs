@@ -384,6 +384,7 @@ pub async fn run(
         health: Arc::clone(&ctx.health),
         scheduler: scheduler.clone(),
         blocklists: blocklists.clone(),
+        db: db.clone(),
         note,
     };
     notifier.ready(&reporter.compose().await);

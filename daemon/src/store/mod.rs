@@ -8,7 +8,8 @@ pub mod runs;
 pub mod sessions;
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -53,6 +54,20 @@ enum Message {
 #[derive(Clone)]
 pub struct Db {
     tx: mpsc::Sender<Message>,
+    /// The directory holding the file, for free-space checks.
+    dir: Arc<PathBuf>,
+    /// A write failed with "database or disk is full" and no space has come back since.
+    full: Arc<AtomicBool>,
+}
+
+/// Free space in the state directory that counts as "space came back".
+const ROOM: u64 = 1024 * 1024;
+
+impl StoreError {
+    /// SQLite could not write because the disk (or the file system) is full.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::Sqlite(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull))
+    }
 }
 
 /// What opening found.
@@ -83,7 +98,15 @@ impl Db {
             .name("bangui-db".into())
             .spawn(move || serve(conn, rx))
             .map_err(StoreError::Thread)?;
-        Ok((Db { tx }, opened))
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok((
+            Db {
+                tx,
+                dir: Arc::new(dir),
+                full: Arc::new(AtomicBool::new(false)),
+            },
+            opened,
+        ))
     }
 
     /// Runs `f` on the database thread and returns its result.
@@ -99,7 +122,37 @@ impl Db {
         self.tx
             .send(Message::Call(call))
             .map_err(|_| StoreError::Closed)?;
-        reply_rx.await.map_err(|_| StoreError::Closed)?
+        let result = reply_rx.await.map_err(|_| StoreError::Closed)?;
+        if let Err(e) = &result
+            && e.is_disk_full()
+            && !self.full.swap(true, Ordering::Relaxed)
+        {
+            tracing::error!(
+                dir = %self.dir.display(),
+                "the state directory's disk is full: changes fail, reads go on; free some space"
+            );
+        }
+        result
+    }
+
+    /// Bytes free for the daemon in the state directory, if it can tell.
+    pub fn free_space(&self) -> Option<u64> {
+        let stat = nix::sys::statvfs::statvfs(self.dir.as_path()).ok()?;
+        Some(stat.blocks_available() as u64 * stat.fragment_size() as u64)
+    }
+
+    /// Whether writes are failing for lack of space: set by a failed write,
+    /// cleared once the state directory has room again.
+    pub fn disk_full(&self) -> bool {
+        if !self.full.load(Ordering::Relaxed) {
+            return false;
+        }
+        if self.free_space().is_some_and(|free| free >= ROOM) {
+            self.full.store(false, Ordering::Relaxed);
+            tracing::info!(dir = %self.dir.display(), "the state directory has room again");
+            return false;
+        }
+        true
     }
 
     /// Finishes queued work, checkpoints the WAL and closes the connection.

@@ -13,6 +13,7 @@ use super::Notifier;
 use crate::blocklist::Blocklists;
 use crate::fail2ban::health::Health;
 use crate::scheduler::Scheduler;
+use crate::store::Db;
 
 const EVERY: Duration = Duration::from_secs(2);
 
@@ -35,6 +36,7 @@ pub struct StatusReporter {
     pub health: Arc<Health>,
     pub scheduler: Scheduler,
     pub blocklists: Blocklists,
+    pub db: Db,
     pub note: Note,
 }
 
@@ -61,6 +63,12 @@ impl StatusReporter {
         let mut parts = Vec::new();
         if let Some(note) = self.note.get() {
             parts.push(note);
+        }
+        if self.db.disk_full() {
+            let free = self.db.free_space().unwrap_or(0) / 1024;
+            parts.push(format!(
+                "disk full: changes fail, reads go on ({free} KiB free in the state directory)"
+            ));
         }
         let health = self.health.snapshot();
         parts.push(match health.state {
