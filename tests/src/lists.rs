@@ -23,6 +23,16 @@ pub enum Serve {
     Status(u16),
     /// 200, then a line every 100 ms, forever.
     Endless,
+    /// 302 to this location (itself, for a loop).
+    Redirect(String),
+    /// 429 with `Retry-After: secs`.
+    TooMany {
+        retry_after: u64,
+    },
+    /// A gzip body of `decompressed` bytes of comment lines (tiny on the wire).
+    GzipBomb {
+        decompressed: usize,
+    },
 }
 
 #[derive(Default)]
@@ -110,6 +120,31 @@ async fn serve(
             (StatusCode::from_u16(code).unwrap(), "server trouble").into_response()
         }
         Some(Serve::Endless) => (StatusCode::OK, Body::from_stream(endless())).into_response(),
+        Some(Serve::Redirect(to)) => (
+            StatusCode::FOUND,
+            [("location", HeaderValue::from_str(&to).unwrap())],
+        )
+            .into_response(),
+        Some(Serve::TooMany { retry_after }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", HeaderValue::from(retry_after))],
+            "slow down",
+        )
+            .into_response(),
+        Some(Serve::GzipBomb { decompressed }) => {
+            use std::io::Write;
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            let block = b"# padding\n".repeat(1 << 16);
+            for _ in 0..decompressed.div_ceil(block.len()) {
+                enc.write_all(&block).unwrap();
+            }
+            (
+                StatusCode::OK,
+                [("content-encoding", HeaderValue::from_static("gzip"))],
+                enc.finish().unwrap(),
+            )
+                .into_response()
+        }
         Some(Serve::Text { body, etag, gzip }) => {
             let mut out = HeaderMap::new();
             if etag {

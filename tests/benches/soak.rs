@@ -1,0 +1,240 @@
+//! Soak: the release daemon for 10 minutes or more with every job on a
+//! short interval against a real fail2ban-server and a changing blocklist,
+//! and 20 clients asking all the time. Every 30 s it prints RSS, open
+//! descriptors, WAL size and request latency (p50/p99); at the end, RSS
+//! growth and descriptor drift after a two-minute warm-up, against their
+//! targets (< 10 %, none). Exits non-zero when a target is missed.
+//!
+//!   scripts/soak.sh            # 10 minutes
+//!   BANGUI_SOAK_MINUTES=30 scripts/soak.sh
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bangui_proto::messages::{BanRequest, HistoryGroupQuery};
+use bangui_proto::{Client, Request};
+use bangui_tests::fail2ban::{Fail2banConf, addresses};
+use bangui_tests::lists::ListServer;
+use bangui_tests::{Home, wait_for};
+
+const CLIENTS: usize = 20;
+const SAMPLE: Duration = Duration::from_secs(30);
+const WARM_UP: Duration = Duration::from_secs(120);
+
+struct Sample {
+    at: Duration,
+    rss_kib: u64,
+    fds: usize,
+    wal: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+    requests: usize,
+}
+
+fn main() {
+    let minutes: u64 = std::env::var("BANGUI_SOAK_MINUTES")
+        .ok()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(10);
+    let total = Duration::from_secs(minutes * 60);
+    let home = Home::new();
+    let conf = Fail2banConf::new(&home);
+    home.write_config(&format!(
+        "[fail2ban]\nsocket = {:?}\nconfig_dir = {:?}\ndatabase = {:?}\n\
+         [jobs.health_check]\ninterval = \"1s\"\n[jobs.session_cleanup]\ninterval = \"2s\"\n\
+         [jobs.blocklist_import]\ninterval = \"5s\"\nfirst_delay = \"5s\"\n\
+         [jobs.history_sync]\ninterval = \"2s\"\n[jobs.geo_cache_flush]\ninterval = \"2s\"\n\
+         [jobs.geo_re_resolve]\ninterval = \"5s\"\n",
+        conf.socket().display().to_string(),
+        conf.dir.display().to_string(),
+        conf.run.join("fail2ban.sqlite3").display().to_string(),
+    ));
+    let first = home.start();
+    let server = conf.start();
+    let lists = ListServer::start();
+    let pool = addresses(20_000);
+    lists.set_lines("list.txt", &pool[..5_000]);
+    let out = first.ctl(&[
+        "blocklist",
+        "add",
+        "soak",
+        &lists.url("list.txt"),
+        "--interval",
+        "1m",
+    ]);
+    assert!(out.status.success(), "{}", bangui_tests::describe(&out));
+    first.stop();
+    let daemon = home.start_with(|cmd| {
+        cmd.env("BANGUI_LOG_LEVEL", "warn");
+    });
+    let pid = daemon.pid();
+    wait_for("fail2ban to be up", || {
+        (daemon.ctl_json(&["fail2ban", "status"])["state"] == "up").then_some(())
+    });
+    println!(
+        "soak: {minutes} min, {CLIENTS} clients, every job on a 1-5 s interval, a 5,000-entry list changing every minute"
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let latencies: Arc<Mutex<Vec<Duration>>> = Arc::new(Mutex::new(Vec::new()));
+    let errors = Arc::new(Mutex::new(0usize));
+    let rt = bangui_tests::runtime();
+    for client in 0..CLIENTS {
+        let (socket, stop, lat, errors) = (
+            home.socket(),
+            Arc::clone(&stop),
+            Arc::clone(&latencies),
+            Arc::clone(&errors),
+        );
+        rt.spawn(async move {
+            let mut conn = Client::connect(&socket, "soak", Some(Duration::from_secs(10)))
+                .await
+                .unwrap();
+            let mut i: u64 = 0;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let request = match (client, i % 8) {
+                    (0, 0) => Request::Ban(BanRequest {
+                        targets: vec![format!("11.240.{}.{}", (i / 250) % 250, i % 250 + 1)],
+                        jail: None,
+                    }),
+                    (_, 0) => Request::Status,
+                    (_, 1) => Request::ListJobs,
+                    (_, 2) => Request::GeoStats,
+                    (_, 3) => Request::HistoryStats(HistoryGroupQuery {
+                        by: "jail".into(),
+                        since: None,
+                        limit: 10,
+                    }),
+                    (_, 4) => Request::ConfigShow,
+                    (_, 5) => Request::ListSources,
+                    (_, 6) => Request::Fail2banHealth,
+                    _ => Request::Ping,
+                };
+                let started = Instant::now();
+                match conn.call(request).await {
+                    Ok(_) => lat.lock().unwrap().push(started.elapsed()),
+                    Err(_) => {
+                        *errors.lock().unwrap() += 1;
+                        conn = Client::connect(&socket, "soak", Some(Duration::from_secs(10)))
+                            .await
+                            .unwrap();
+                    }
+                }
+                // Every client also reconnects now and then: connection churn.
+                if i % 500 == 0 {
+                    conn = Client::connect(&socket, "soak", Some(Duration::from_secs(10)))
+                        .await
+                        .unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+    }
+
+    let started = Instant::now();
+    let mut samples: Vec<Sample> = Vec::new();
+    let mut turn = 0;
+    println!(
+        "{:>6}  {:>9}  {:>4}  {:>9}  {:>7}  {:>7}  {:>9}",
+        "time", "RSS", "fds", "WAL", "p50", "p99", "requests"
+    );
+    while started.elapsed() < total {
+        std::thread::sleep(SAMPLE);
+        // The list changes every other sample: imports ban and unban.
+        turn += 1;
+        if turn % 2 == 0 {
+            let from = (turn * 700) % 15_000;
+            lists.set_lines("list.txt", &pool[from..from + 5_000]);
+        }
+        let mut lat = std::mem::take(&mut *latencies.lock().unwrap());
+        lat.sort();
+        let pct = |p: f64| {
+            lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        };
+        let s = Sample {
+            at: started.elapsed(),
+            rss_kib: rss_kib(pid),
+            fds: fds(pid),
+            wal: std::fs::metadata(home.state_dir().join("bangui.db-wal")).map_or(0, |m| m.len()),
+            p50_ms: pct(0.50),
+            p99_ms: pct(0.99),
+            requests: lat.len(),
+        };
+        println!(
+            "{:>5}s  {:>6.1} MiB  {:>4}  {:>5.1} MiB  {:>5.2}ms  {:>5.2}ms  {:>9}",
+            s.at.as_secs(),
+            s.rss_kib as f64 / 1024.0,
+            s.fds,
+            s.wal as f64 / 1048576.0,
+            s.p50_ms,
+            s.p99_ms,
+            s.requests
+        );
+        samples.push(s);
+    }
+    stop.store(true, Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(200));
+
+    let after_warm_up: Vec<&Sample> = samples.iter().filter(|s| s.at >= WARM_UP).collect();
+    let (Some(base), Some(last)) = (after_warm_up.first(), samples.last()) else {
+        println!(
+            "too short for a verdict: run at least {} minutes",
+            WARM_UP.as_secs() / 60 + 1
+        );
+        return;
+    };
+    let growth = (last.rss_kib as f64 - base.rss_kib as f64) / base.rss_kib as f64 * 100.0;
+    // Descriptors: the fewest open in the first and the last third after warm-up.
+    let third = (after_warm_up.len() / 3).max(1);
+    let early = after_warm_up[..third]
+        .iter()
+        .map(|s| s.fds)
+        .min()
+        .unwrap_or(0);
+    let late = after_warm_up[after_warm_up.len() - third..]
+        .iter()
+        .map(|s| s.fds)
+        .min()
+        .unwrap_or(0);
+    let worst_p99 = samples.iter().map(|s| s.p99_ms).fold(0.0, f64::max);
+    let runs = daemon.ctl_json(&["blocklist", "runs", "soak", "--limit", "100"]);
+    let imports = runs.as_array().map_or(0, Vec::len);
+    println!(
+        "RSS after warm-up {:.1} MiB, at the end {:.1} MiB: growth {growth:.1}% (target < 10%)",
+        base.rss_kib as f64 / 1024.0,
+        last.rss_kib as f64 / 1024.0
+    );
+    println!(
+        "open descriptors: {early} early, {late} late: drift {} (target 0)",
+        late as i64 - early as i64
+    );
+    println!(
+        "worst 30-second p99 {worst_p99:.2} ms; {} request error(s); {imports} import run(s); fail2ban bans {}",
+        errors.lock().unwrap(),
+        server.banned("bangui-blocklist").len()
+    );
+    assert!(daemon.stop().success());
+    if growth >= 10.0 || late > early {
+        println!("SOAK FAILED");
+        std::process::exit(1);
+    }
+    println!("SOAK OK");
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
