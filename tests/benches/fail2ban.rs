@@ -22,6 +22,21 @@ fn main() {
     let list = addresses(COUNT);
     println!("fail2ban ban benchmark: {COUNT} addresses, fail2ban 1.0.2, no-op action, 2 cores");
 
+    // Baselines: a fail2ban-client process per address, and one request per
+    // address over one connection.
+    let per_process = fail2ban_client_per_address(&list[..100]);
+    println!(
+        "fail2ban-client, one process per address (100): {:.2} s = {:.0} addresses/s",
+        per_process.as_secs_f64(),
+        100.0 / per_process.as_secs_f64()
+    );
+    let single = minimal_client(&list[..5_000], 1);
+    println!(
+        "minimal client, one request per address (5,000): {:.2} s = {:.0} addresses/s",
+        single.as_secs_f64(),
+        5_000.0 / single.as_secs_f64()
+    );
+
     let mut best: Option<(usize, Duration)> = None;
     for batch in [1_000, 5_000, 20_000] {
         let took = minimal_client(&list, batch);
@@ -109,6 +124,25 @@ fn minimal_client(list: &[String], batch: usize) -> Duration {
         assert_eq!(banned as usize, list.len());
         start.elapsed()
     });
+    drop(server);
+    took
+}
+
+/// `fail2ban-client set bench banip ADDRESS` once per address, as a script would.
+fn fail2ban_client_per_address(list: &[String]) -> Duration {
+    let home = Home::new();
+    let (conf, server) = fresh_fail2ban(&home);
+    let start = Instant::now();
+    for address in list {
+        let out = std::process::Command::new("fail2ban-client")
+            .arg("-s")
+            .arg(conf.socket())
+            .args(["set", "bench", "banip", address])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let took = start.elapsed();
     drop(server);
     took
 }
