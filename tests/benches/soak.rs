@@ -19,7 +19,7 @@ use bangui_proto::messages::{BanRequest, HistoryGroupQuery};
 use bangui_proto::{Client, Request};
 use bangui_tests::fail2ban::{Fail2banConf, addresses};
 use bangui_tests::lists::ListServer;
-use bangui_tests::{Home, wait_for};
+use bangui_tests::{Home, rss_kib, wait_for};
 
 const CLIENTS: usize = 20;
 const SAMPLE: Duration = Duration::from_secs(30);
@@ -49,15 +49,11 @@ fn main() {
     );
     let home = Home::new();
     let conf = Fail2banConf::new(&home);
-    home.write_config(&format!(
-        "[fail2ban]\nsocket = {:?}\nconfig_dir = {:?}\ndatabase = {:?}\n\
-         [jobs.health_check]\ninterval = \"1s\"\n[jobs.session_cleanup]\ninterval = \"2s\"\n\
+    home.write_config(&conf.daemon_section_with_database(
+        "[jobs.health_check]\ninterval = \"1s\"\n[jobs.session_cleanup]\ninterval = \"2s\"\n\
          [jobs.blocklist_import]\ninterval = \"5s\"\nfirst_delay = \"5s\"\n\
          [jobs.history_sync]\ninterval = \"2s\"\n[jobs.geo_cache_flush]\ninterval = \"2s\"\n\
          [jobs.geo_re_resolve]\ninterval = \"5s\"\n",
-        conf.socket().display().to_string(),
-        conf.dir.display().to_string(),
-        conf.run.join("fail2ban.sqlite3").display().to_string(),
     ));
     let first = home.start();
     let server = conf.start();
@@ -239,15 +235,6 @@ fn main() {
         std::process::exit(1);
     }
     println!("SOAK OK");
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 fn fds(pid: u32) -> usize {

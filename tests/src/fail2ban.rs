@@ -64,6 +64,17 @@ impl Fail2banConf {
         self.run.join("fail2ban.sock")
     }
 
+    /// As [`Fail2banConf::daemon_section`], with fail2ban's database for the
+    /// history and `extra` lines.
+    pub fn daemon_section_with_database(&self, extra: &str) -> String {
+        format!(
+            "[fail2ban]\nsocket = {:?}\nconfig_dir = {:?}\ndatabase = {:?}\n{extra}",
+            self.socket().display().to_string(),
+            self.dir.display().to_string(),
+            self.run.join("fail2ban.sqlite3").display().to_string(),
+        )
+    }
+
     /// Adds a jail that watches nothing, with extra `key = value` lines.
     pub fn add_jail(&self, name: &str, extra: &str) {
         std::fs::write(

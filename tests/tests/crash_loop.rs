@@ -146,15 +146,11 @@ fn sigkill_at_random_moments_and_fault_points_loses_and_duplicates_nothing() {
 
     let home = Home::new();
     let conf = Fail2banConf::new(&home);
-    home.write_config(&format!(
-        "[fail2ban]\nsocket = {:?}\nconfig_dir = {:?}\ndatabase = {:?}\nban_chunk = 50\n\
-         ban_request_time = 0\n\
+    home.write_config(&conf.daemon_section_with_database(
+        "ban_chunk = 50\nban_request_time = 0\n\
          [jobs.health_check]\ninterval = \"1s\"\n[jobs.blocklist_import]\nenabled = false\n\
          [jobs.history_sync]\ninterval = \"1s\"\n[jobs.geo_cache_flush]\ninterval = \"1s\"\n\
          first_delay = \"0s\"\n",
-        conf.socket().display().to_string(),
-        conf.dir.display().to_string(),
-        conf.run.join("fail2ban.sqlite3").display().to_string(),
     ));
     // The first start writes the jail files fail2ban then loads.
     let first = home.start();

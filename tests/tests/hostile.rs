@@ -169,12 +169,7 @@ fn hostile_list_hosts_fail_imports_cleanly() {
         "Retry-After was not waited for"
     );
 
-    let rss: u64 = std::fs::read_to_string(format!("/proc/{}/status", daemon.pid()))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
+    let rss = bangui_tests::rss_kib(daemon.pid());
     assert!(rss < 100 * 1024, "RSS {rss} KiB after a gzip bomb");
     assert!(daemon.ctl(&["ping"]).status.success());
 }
@@ -226,12 +221,7 @@ fn a_hostile_fail2ban_gets_clear_errors_and_the_daemon_stays_up() {
         }
         // The daemon answers, and did not keep a 100 MB reply.
         assert!(daemon.ctl(&["ping"]).status.success(), "{mode}");
-        let rss: u64 = std::fs::read_to_string(format!("/proc/{}/status", daemon.pid()))
-            .unwrap()
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap();
+        let rss = bangui_tests::rss_kib(daemon.pid());
         assert!(rss < 200 * 1024, "{mode}: RSS {rss} KiB");
         daemon.stop();
     }
