@@ -182,7 +182,14 @@ impl Home {
     }
 
     pub fn start_with(&self, tweak: impl FnOnce(&mut Command)) -> Daemon {
-        self.start_custom(|cmd, _| {
+        let mut daemon = self.spawn_with(tweak);
+        daemon.wait_ready();
+        daemon
+    }
+
+    /// Starts the daemon without waiting for it to answer (it may be meant to die early).
+    pub fn spawn_with(&self, tweak: impl FnOnce(&mut Command)) -> Daemon {
+        self.spawn_custom(|cmd, _| {
             tweak(cmd);
             None
         })
@@ -191,6 +198,12 @@ impl Home {
     /// Starts the daemon: `build` may change its command or return another
     /// one to run instead (stderr going to the log file it is given).
     fn start_custom(&self, build: impl FnOnce(&mut Command, &Path) -> Option<Command>) -> Daemon {
+        let mut daemon = self.spawn_custom(build);
+        daemon.wait_ready();
+        daemon
+    }
+
+    fn spawn_custom(&self, build: impl FnOnce(&mut Command, &Path) -> Option<Command>) -> Daemon {
         if !self.config().exists() {
             self.write_config("");
         }
@@ -203,13 +216,11 @@ impl Home {
             .stderr(log);
         let mut cmd = build(&mut cmd, &log_path).unwrap_or(cmd);
         let child = cmd.spawn().unwrap();
-        let mut daemon = Daemon {
+        Daemon {
             child: Some(child),
             socket: self.socket(),
             log: log_path,
-        };
-        daemon.wait_ready();
-        daemon
+        }
     }
 
     /// Runs the daemon to completion (for start-ups that must fail).
@@ -250,6 +261,17 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// Whether the daemon completes a handshake now.
+    pub fn answers(&self) -> bool {
+        runtime()
+            .block_on(Client::connect(
+                &self.socket,
+                "harness",
+                Some(Duration::from_secs(2)),
+            ))
+            .is_ok()
+    }
+
     fn wait_ready(&mut self) {
         let socket = self.socket.clone();
         let rt = runtime();
