@@ -387,10 +387,13 @@ pub async fn run(
         db: db.clone(),
         note,
     };
-    notifier.ready(&reporter.compose().await);
-    let status_task = notifier
-        .enabled()
-        .then(|| tokio::spawn(reporter.run(shutdown.stop.clone())));
+    // Without a service manager there is nobody to tell: no status queries at all.
+    let status_task = if notifier.enabled() {
+        notifier.ready(&reporter.compose().await);
+        Some(tokio::spawn(reporter.run(shutdown.stop.clone())))
+    } else {
+        None
+    };
     tracing::info!(
         version = VERSION,
         socket = %ctx.config.socket.display(),

@@ -159,7 +159,7 @@ impl Home {
     /// Starts the daemon as the last arguments of `wrapper` (e.g. `unshare -m
     /// sh -c SCRIPT sh`); `tweak` gets the daemon's command and its log file.
     pub fn start_under(&self, wrapper: &[&str], tweak: impl FnOnce(&mut Command, &Path)) -> Daemon {
-        self.start_custom(|cmd, log| {
+        let mut daemon = self.spawn_custom(|cmd, log| {
             tweak(cmd, log);
             let mut wrapped = Command::new(wrapper[0]);
             wrapped
@@ -178,7 +178,9 @@ impl Home {
                 .stdout(Stdio::null())
                 .stderr(log);
             Some(wrapped)
-        })
+        });
+        daemon.wait_ready();
+        daemon
     }
 
     pub fn start_with(&self, tweak: impl FnOnce(&mut Command)) -> Daemon {
@@ -195,14 +197,8 @@ impl Home {
         })
     }
 
-    /// Starts the daemon: `build` may change its command or return another
+    /// Spawns the daemon: `build` may change its command or return another
     /// one to run instead (stderr going to the log file it is given).
-    fn start_custom(&self, build: impl FnOnce(&mut Command, &Path) -> Option<Command>) -> Daemon {
-        let mut daemon = self.spawn_custom(build);
-        daemon.wait_ready();
-        daemon
-    }
-
     fn spawn_custom(&self, build: impl FnOnce(&mut Command, &Path) -> Option<Command>) -> Daemon {
         if !self.config().exists() {
             self.write_config("");
@@ -273,18 +269,14 @@ impl Daemon {
     }
 
     fn wait_ready(&mut self) {
-        let socket = self.socket.clone();
-        let rt = runtime();
         wait_for("the daemon to answer", || {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+            if let Some(status) = self.exited() {
                 panic!(
                     "the daemon exited early ({status}); log:\n{}",
                     self.log_text()
                 );
             }
-            rt.block_on(Client::connect(&socket, "harness", Some(DEADLINE)))
-                .ok()
-                .map(|_| ())
+            self.answers().then_some(())
         });
     }
 
@@ -409,7 +401,6 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// A small current-thread runtime for tests that use the async client.
 /// Resident memory of a process, KiB (`VmRSS`).
 pub fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -420,6 +411,7 @@ pub fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// A small current-thread runtime for tests that use the async client.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

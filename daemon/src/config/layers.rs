@@ -119,6 +119,23 @@ fn flatten(table: &toml::Table, prefix: &str, out: &mut Vec<(String, toml::Value
 }
 
 impl Layers {
+    /// A file's layers, with nothing persisted laid over it yet.
+    pub fn new(
+        defaults: &DefaultPaths,
+        overrides: &Overrides,
+        file: toml::Table,
+        job_defaults: &[JobSpec],
+    ) -> Layers {
+        Layers {
+            defaults: defaults.clone(),
+            overrides: overrides.clone(),
+            file,
+            persisted: BTreeMap::new(),
+            ignored: Vec::new(),
+            job_defaults: job_defaults.to_vec(),
+        }
+    }
+
     /// Environment and flags first, then persisted, file, default.
     pub fn source_of(&self, key: &str) -> ValueSource {
         if self.overrides.given().contains(&key) {

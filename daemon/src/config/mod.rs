@@ -167,14 +167,7 @@ impl Config {
         match std::fs::read_to_string(&path) {
             Ok(text) => Config::from_toml(defaults, overrides, &path, &text, job_defaults),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
-                let layers = Layers {
-                    defaults: defaults.clone(),
-                    overrides: overrides.clone(),
-                    file: toml::Table::new(),
-                    persisted: BTreeMap::new(),
-                    ignored: Vec::new(),
-                    job_defaults: job_defaults.to_vec(),
-                };
+                let layers = Layers::new(defaults, overrides, toml::Table::new(), job_defaults);
                 Config::build(FileConfig::default(), None, layers)
             }
             Err(source) => Err(ConfigError::Read { path, source }),
@@ -195,14 +188,7 @@ impl Config {
             path: origin.to_path_buf(),
             message: e.to_string().trim_end().to_string(),
         })?;
-        let layers = Layers {
-            defaults: defaults.clone(),
-            overrides: overrides.clone(),
-            file: table,
-            persisted: BTreeMap::new(),
-            ignored: Vec::new(),
-            job_defaults: job_defaults.to_vec(),
-        };
+        let layers = Layers::new(defaults, overrides, table, job_defaults);
         Config::build(file, Some(origin.to_path_buf()), layers)
     }
 
@@ -257,7 +243,8 @@ impl Config {
                 ConfigError::Invalid { message, .. } => message,
                 other => other.to_string(),
             })?;
-        resolve_setting_groups(&config)?;
+        // The groups a setting names must exist, as at start.
+        crate::resolve_groups(&config).map_err(|e| e.to_string())?;
         Ok(config)
     }
 
@@ -476,21 +463,6 @@ impl Config {
     pub fn lock_path(&self) -> PathBuf {
         self.state_dir.join("bangui.lock")
     }
-}
-
-/// The groups a setting names must exist, as at start.
-fn resolve_setting_groups(config: &Config) -> Result<(), String> {
-    for (key, name) in [
-        ("daemon.socket_group", &config.socket_group),
-        ("daemon.admin_group", &config.admin_group),
-    ] {
-        if let Some(name) = name
-            && !matches!(nix::unistd::Group::from_name(name), Ok(Some(_)))
-        {
-            return Err(format!("`{key}`: group `{name}` does not exist"));
-        }
-    }
-    Ok(())
 }
 
 fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {

@@ -90,15 +90,14 @@ impl StatusReporter {
         if !running.is_empty() {
             parts.push(format!("running {}", running.join(", ")));
         }
-        if let Ok(runs) = self.blocklists.runs(None, true, 1).await
-            && let Some(run) = runs.first()
-        {
-            parts.push(import_text(run));
-        }
-        if let Ok(runs) = self.blocklists.runs(None, false, 5).await
-            && let Some(run) = runs.iter().find(|r| r.status != "running")
-        {
-            parts.push(import_text(run));
+        // Newest first: a running import (one at a time) leads, then the last finished one.
+        if let Ok(runs) = self.blocklists.runs(None, false, 5).await {
+            if let Some(run) = runs.iter().find(|r| r.status == "running") {
+                parts.push(import_text(run));
+            }
+            if let Some(run) = runs.iter().find(|r| r.status != "running") {
+                parts.push(import_text(run));
+            }
         }
         parts.join("; ")
     }
