@@ -6,30 +6,44 @@ use clap::{Args, Parser, Subcommand};
 
 pub const EXIT_CODES: &str = "\
 Exit status:
-  0  success
-  1  the daemon answered with an error
-  2  usage error (bad arguments)
-  3  the daemon is unreachable (not running, no socket, timed out)
+  0  success; `banned`: every address is banned; `status --check`: healthy
+  1  the daemon answered with an error; `banned`: an address is not banned;
+     `status --check`: something is wrong (the output says what)
+  2  usage error: bad arguments, whether bangui-ctl or the daemon found them
+  3  the daemon is unreachable (not running, no socket, busy, timed out)
   4  permission denied (socket access, or a change that needs an administrator)
-  5  not found (no such job, run or session)
+  5  not found (no such job, run, session, source or jail)
   6  protocol version mismatch between bangui-ctl and the daemon
-  7  `jobs run --wait`: the run finished but did not succeed;
-     `ban`/`unban`: fail2ban failed part-way (the report says how far it got)";
+  7  a run finished but did not succeed (`jobs run --wait`, `blocklist run
+     --wait`); fail2ban failed part-way (`ban`, `unban`, `blocklist remove
+     --unban`); `blocklist plan`: the import would fail
+  8  `ban`/`unban`: some or all targets were refused or invalid (the rest
+     were done; the report lists each refusal)
+  9  `banned`, `status --check`: no answer, the daemon answered with an error
+     (fail2ban unavailable, for instance)
+130  interrupted (Ctrl-C)";
+
+/// One duration syntax everywhere: whole seconds or text.
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    bangui_proto::duration::parse(text)
+}
 
 /// Control the bangui daemon.
 #[derive(Debug, Parser)]
 #[command(name = "bangui-ctl", version, after_help = EXIT_CODES)]
 pub struct Cli {
-    /// Daemon socket [default: daemon.socket from the config file, else
-    /// /run/bangui/bangui.sock as root, $XDG_RUNTIME_DIR/bangui/bangui.sock otherwise]
+    /// Daemon socket [default: the first that answers of daemon.socket in
+    /// $BANGUI_CONFIG, ~/.config/bangui/bangui.toml and /etc/bangui/bangui.toml,
+    /// then $XDG_RUNTIME_DIR/bangui/bangui.sock (not as root), then /run/bangui/bangui.sock]
     #[arg(long, global = true, env = "BANGUI_SOCKET", value_name = "PATH")]
     pub socket: Option<PathBuf>,
     /// Print stable JSON instead of tables
     #[arg(long, global = true)]
     pub json: bool,
-    /// How long to wait for the daemon, e.g. "10s" [default: 10s; none for `jobs run --wait`, `ban`, `unban`]
-    #[arg(long, global = true, value_name = "DURATION")]
-    pub timeout: Option<String>,
+    /// How long to wait for the daemon: seconds or e.g. "10s", "2m" [default: 10s;
+    /// none for `jobs run --wait`, `blocklist run --wait`, `ban`, `unban`]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = duration)]
+    pub timeout: Option<std::time::Duration>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -39,7 +53,12 @@ pub enum Command {
     /// Check that the daemon answers, and how fast
     Ping,
     /// Versions, uptime, state and a summary of the jobs
-    Status,
+    Status {
+        /// For monitoring: print one line and exit 0 only when the daemon and
+        /// fail2ban are up, bangui's jails are loaded and no job keeps failing
+        #[arg(long)]
+        check: bool,
+    },
     /// Background jobs and their runs
     #[command(subcommand)]
     Jobs(JobsCommand),
@@ -51,12 +70,16 @@ pub enum Command {
     Fail2ban(Fail2banCommand),
     /// Ban addresses or networks in fail2ban (after the allowlist)
     Ban(BanArgs),
-    /// Lift bans
+    /// Lift bans: from every jail that holds them, or from --jail only
     Unban(BanArgs),
-    /// Which jails ban an address
+    /// Which jails ban these addresses; exits 0 when every one is banned, 1 when not
     Banned {
-        /// One IPv4 or IPv6 address
-        address: String,
+        /// IPv4 or IPv6 addresses; `-` reads them from standard input
+        #[arg(required = true)]
+        addresses: Vec<String>,
+        /// Print nothing; answer by exit status only
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Where addresses come from: country, AS number, organisation
     #[command(subcommand)]
@@ -176,9 +199,10 @@ pub enum BlocklistCommand {
     Add {
         name: String,
         url: String,
-        /// How often to download it, e.g. "6h" [default: the daemon's blocklist.default_interval, 24h]
-        #[arg(long, value_name = "DURATION")]
-        interval: Option<String>,
+        /// How often to download it: seconds or e.g. "6h" [default: the daemon's
+        /// blocklist.default_interval, 24h]
+        #[arg(long, value_name = "DURATION", value_parser = duration)]
+        interval: Option<std::time::Duration>,
         /// Jail to ban into [default: the daemon's fail2ban.blocklist_jail]
         #[arg(long)]
         jail: Option<String>,
@@ -251,6 +275,9 @@ pub enum Fail2banCommand {
     /// The latest health check, or one jail's counters and banned list asked of fail2ban now
     Status {
         jail: Option<String>,
+        /// Ask fail2ban now instead of showing the latest snapshot
+        #[arg(long)]
+        live: bool,
         /// Most banned addresses to list for a jail
         #[arg(long, default_value_t = 50)]
         limit: u32,
@@ -262,7 +289,8 @@ pub struct BanArgs {
     /// Addresses or networks (192.0.2.7, 2001:db8::1, 198.51.100.0/24); `-` reads them from standard input
     #[arg(required = true)]
     pub targets: Vec<String>,
-    /// Jail to use [default: the daemon's fail2ban.manual_jail]
+    /// Jail to use [default for ban: the daemon's fail2ban.manual_jail; for
+    /// unban: every jail that holds the address]
     #[arg(long)]
     pub jail: Option<String>,
 }
@@ -312,7 +340,7 @@ pub struct CreateArgs {
     /// What the session is for, e.g. "web front end"
     #[arg(long)]
     pub label: String,
-    /// Lifetime, e.g. "12h" [default: the daemon's sessions.default_ttl]
-    #[arg(long, value_name = "DURATION")]
-    pub ttl: Option<String>,
+    /// Lifetime: seconds or e.g. "12h" [default: the daemon's sessions.default_ttl]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub ttl: Option<std::time::Duration>,
 }

@@ -1,23 +1,29 @@
 //! Finding the daemon's socket and connecting to it.
 
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bangui_proto::{Client, Request, Response};
+use bangui_proto::paths::{self, SocketCandidate};
+use bangui_proto::{Client, ClientError, Request, Response};
 
-use crate::exit::{DAEMON_ERROR, Failure};
+use crate::exit::{DAEMON_ERROR, Failure, Invocation};
 
-/// The socket to use: the flag or `BANGUI_SOCKET`, else `daemon.socket` from
-/// the daemon's config file, else the built-in default the daemon also uses.
-pub fn socket_path(flag: Option<PathBuf>) -> PathBuf {
+/// Where to look: the flag or `BANGUI_SOCKET` alone, else the documented
+/// search order of [`paths::socket_candidates`].
+pub fn candidates(flag: Option<PathBuf>) -> Vec<SocketCandidate> {
     if let Some(path) = flag {
-        return path;
+        return vec![SocketCandidate {
+            path,
+            origin: "--socket or BANGUI_SOCKET".into(),
+        }];
     }
-    let defaults = bangui_proto::paths::defaults();
-    let config = std::env::var_os("BANGUI_CONFIG")
-        .map(PathBuf::from)
-        .unwrap_or(defaults.config_file);
-    configured_socket(&config).unwrap_or(defaults.socket)
+    paths::socket_candidates(
+        paths::euid_is_root(),
+        |k| std::env::var_os(k),
+        paths::home_of_euid,
+        configured_socket,
+    )
 }
 
 /// `daemon.socket` from a config file, if it is readable and sets one. The ctl
@@ -33,15 +39,73 @@ fn configured_socket(config: &Path) -> Option<PathBuf> {
 pub struct Daemon {
     client: Client,
     pub socket: PathBuf,
+    pub invocation: Invocation,
 }
 
 impl Daemon {
-    pub async fn open(socket: PathBuf, timeout: Option<Duration>) -> Result<Daemon, Failure> {
+    /// Connects to the first candidate that answers. A place with no socket,
+    /// or a socket nobody answers on, passes to the next; any other failure
+    /// (permission denied, a version mismatch, a timeout) is the answer.
+    pub async fn open(
+        candidates: &[SocketCandidate],
+        timeout: Option<Duration>,
+        invocation: Invocation,
+    ) -> Result<Daemon, Failure> {
         let name = concat!("bangui-ctl ", env!("CARGO_PKG_VERSION"));
-        match Client::connect(&socket, name, timeout).await {
-            Ok(client) => Ok(Daemon { client, socket }),
-            Err(e) => Err(Failure::from_client(e, &socket)),
+        let mut tried: Vec<(&SocketCandidate, &'static str)> = Vec::new();
+        for candidate in candidates {
+            match Client::connect(&candidate.path, name, timeout).await {
+                Ok(client) => {
+                    return Ok(Daemon {
+                        client,
+                        socket: candidate.path.clone(),
+                        invocation,
+                    });
+                }
+                Err(ClientError::Connect { source, .. })
+                    if matches!(
+                        source.kind(),
+                        ErrorKind::NotFound | ErrorKind::ConnectionRefused
+                    ) && candidates.len() > 1 =>
+                {
+                    let why = if source.kind() == ErrorKind::NotFound {
+                        "no socket"
+                    } else {
+                        "nothing answers (left by a daemon that stopped)"
+                    };
+                    tried.push((candidate, why));
+                }
+                Err(e) => return Err(Failure::from_client(e, &candidate.path, &invocation)),
+            }
         }
+        if tried.is_empty() {
+            return Err(Failure::new(
+                crate::exit::UNREACHABLE,
+                "no socket to try".to_string(),
+            ));
+        }
+        let list: Vec<String> = tried
+            .iter()
+            .map(|(c, why)| format!("  {} ({}): {why}", c.path.display(), c.origin))
+            .collect();
+        Err(Failure::new(
+            crate::exit::UNREACHABLE,
+            format!(
+                "bangui is not running; tried, in order:\n{}\nstart it with `sudo systemctl start bangui` (or run `bangui` in a terminal), or point --socket at its socket",
+                list.join("\n")
+            ),
+        ))
+    }
+
+    /// A second connection to the same daemon (for progress while a call waits).
+    pub async fn another(&self, timeout: Option<Duration>) -> Option<Daemon> {
+        let here = [SocketCandidate {
+            path: self.socket.clone(),
+            origin: String::new(),
+        }];
+        Daemon::open(&here, timeout, self.invocation.clone())
+            .await
+            .ok()
     }
 
     pub fn set_timeout(&mut self, timeout: Option<Duration>) {
@@ -52,7 +116,7 @@ impl Daemon {
         self.client
             .call(request)
             .await
-            .map_err(|e| Failure::from_client(e, &self.socket))
+            .map_err(|e| Failure::from_client(e, &self.socket, &self.invocation))
     }
 }
 

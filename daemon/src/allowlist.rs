@@ -10,6 +10,8 @@ use crate::targets::Target;
 /// Why a target may not be banned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
+    /// Broader than any sane ban ([`Target::too_broad`]).
+    TooBroad(IpNet),
     Loopback(IpNet),
     LinkLocal(IpNet),
     Private(IpNet),
@@ -23,6 +25,7 @@ impl Refusal {
     /// Short stable name, for counts and JSON.
     pub fn kind(&self) -> &'static str {
         match self {
+            Refusal::TooBroad(_) => "too-broad",
             Refusal::Loopback(_) => "loopback",
             Refusal::LinkLocal(_) => "link-local",
             Refusal::Private(_) => "private",
@@ -36,6 +39,10 @@ impl Refusal {
     /// What matched, for people.
     pub fn detail(&self) -> String {
         match self {
+            Refusal::TooBroad(n) => format!(
+                "{n} is broader than /{} and would block a large part of the Internet; ban smaller networks",
+                crate::targets::min_prefix(n)
+            ),
             Refusal::Loopback(n) => format!("loopback range {n}"),
             Refusal::LinkLocal(n) => format!("link-local range {n}"),
             Refusal::Private(n) => format!("private range {n} (allowlist.private_ranges)"),
@@ -141,6 +148,11 @@ impl Allowlist {
     /// Why `target` must not be banned, or None. A network is refused when it
     /// overlaps anything protected.
     pub fn check(&self, target: &Target, ctx: &Context) -> Option<Refusal> {
+        // First: a network this broad overlaps everything below, and saying
+        // "loopback" for 0.0.0.0/0 would hide the real mistake.
+        if target.too_broad() {
+            return Some(Refusal::TooBroad(target.net()));
+        }
         let hit = |list: &[IpNet]| list.iter().find(|n| target.overlaps(n)).copied();
         if let Some(n) = hit(&self.loopback) {
             return Some(Refusal::Loopback(n));

@@ -6,15 +6,20 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 
-use bangui_proto::messages::{BanReport, MAX_PAGE, Refused};
+use bangui_proto::messages::{BanReport, JailChange, MAX_PAGE, Refused};
 
 use crate::allowlist::{self, Allowlist, Context};
+use crate::clock::Clock;
+use crate::fail2ban::health::Health;
 use crate::fail2ban::{Batching, Fail2ban, Fail2banError};
 use crate::targets::Target;
 
 #[derive(Clone)]
 pub struct Bans {
     fail2ban: Arc<Fail2ban>,
+    /// Taken again after every ban, unban and import, so `status` shows them.
+    health: Arc<Health>,
+    clock: Clock,
     /// Swapped whole on a reload; a screening in progress keeps the one it took.
     allowlist: Arc<RwLock<Arc<Allowlist>>>,
     batching: Batching,
@@ -30,12 +35,16 @@ pub struct Screened {
 impl Bans {
     pub fn new(
         fail2ban: Arc<Fail2ban>,
+        health: Arc<Health>,
+        clock: Clock,
         allowlist: Allowlist,
         batching: Batching,
         default_jail: String,
     ) -> Bans {
         Bans {
             fail2ban,
+            health,
+            clock,
             allowlist: Arc::new(RwLock::new(Arc::new(allowlist))),
             batching,
             default_jail,
@@ -138,44 +147,71 @@ impl Bans {
         for refusal in &screened.refused {
             tracing::info!(jail = %jail, target = %refusal.target, reason = %refusal.reason, "ban refused");
         }
-        let (sent, changed, error) = self.in_chunks(&jail, &screened.accepted, true).await;
+        let (change, error) = self.in_chunks(&jail, &screened.accepted, true).await;
         tracing::info!(
             jail = %jail,
-            sent,
-            newly_banned = changed,
+            sent = change.sent,
+            newly_banned = change.changed,
             refused = screened.refused.len(),
             screened_ms,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "ban request done"
         );
+        self.refresh_health().await;
         Ok(report(
-            jail,
             requested,
-            sent,
-            changed,
+            screened.accepted.len(),
+            vec![change],
+            false,
             screened.refused,
             error,
         ))
     }
 
-    /// Unbans; only invalid targets are refused (lifting a ban is always allowed).
+    /// Takes fail2ban's health snapshot again, so that `status` shows what
+    /// bangui just changed. A failure is recorded there, not returned.
+    pub async fn refresh_health(&self) {
+        if let Err(e) = self.health.check(&self.fail2ban, &self.clock).await {
+            tracing::debug!(error = %e, "health refresh after a change failed");
+        }
+    }
+
+    /// Unbans from `jail`, or without one from every jail fail2ban runs, as
+    /// `fail2ban-client unban` does. Only invalid targets are refused
+    /// (lifting a ban is always allowed).
     pub async fn unban(
         &self,
         jail: Option<String>,
         inputs: &[String],
     ) -> Result<BanReport, Fail2banError> {
-        let jail = self.jail_or_default(jail);
         let parsed = Bans::parse(inputs);
         let requested = parsed.accepted.len() + parsed.refused.len();
-        // Ask first, so that an unknown jail is an error rather than a zero count.
-        self.fail2ban.jail_status(&jail, true).await?;
-        let (sent, changed, error) = self.in_chunks(&jail, &parsed.accepted, false).await;
-        tracing::info!(jail = %jail, sent, unbanned = changed, "unban request done");
+        let all_jails = jail.is_none();
+        let jails = match jail {
+            Some(jail) => {
+                // Ask first, so that an unknown jail is an error rather than a zero count.
+                self.fail2ban.jail_status(&jail, true).await?;
+                vec![jail]
+            }
+            None => self.fail2ban.jails().await?,
+        };
+        let mut changes = Vec::with_capacity(jails.len());
+        let mut error = None;
+        for jail in jails {
+            let (change, failed) = self.in_chunks(&jail, &parsed.accepted, false).await;
+            tracing::info!(jail = %change.jail, sent = change.sent, unbanned = change.changed, "unban done in jail");
+            changes.push(change);
+            if failed.is_some() {
+                error = failed;
+                break;
+            }
+        }
+        self.refresh_health().await;
         Ok(report(
-            jail,
             requested,
-            sent,
-            changed,
+            parsed.accepted.len(),
+            changes,
+            all_jails,
             parsed.refused,
             error,
         ))
@@ -188,9 +224,14 @@ impl Bans {
         jail: &str,
         targets: &[Target],
         ban: bool,
-    ) -> (usize, u64, Option<String>) {
+    ) -> (JailChange, Option<String>) {
         let mut sent = 0;
         let mut changed = 0;
+        let done = |sent: usize, changed: u64| JailChange {
+            jail: jail.to_string(),
+            sent: sent as u64,
+            changed,
+        };
         let mut size = self.batching.first;
         while sent < targets.len() {
             let chunk = &targets[sent..(sent + size).min(targets.len())];
@@ -208,29 +249,29 @@ impl Bans {
                 }
                 Err(e) => {
                     tracing::warn!(jail, sent, error = %e, "fail2ban failed part-way through a batch");
-                    return (sent, changed, Some(e.to_string()));
+                    return (done(sent, changed), Some(e.to_string()));
                 }
             }
         }
-        (sent, changed, None)
+        (done(sent, changed), None)
     }
 }
 
 fn report(
-    jail: String,
     requested: usize,
-    sent: usize,
-    changed: u64,
+    accepted: usize,
+    jails: Vec<JailChange>,
+    all_jails: bool,
     mut refused: Vec<Refused>,
     error: Option<String>,
 ) -> BanReport {
     let refused_total = refused.len() as u64;
     refused.truncate(MAX_PAGE as usize);
     BanReport {
-        jail,
         requested: requested as u64,
-        sent: sent as u64,
-        changed,
+        accepted: accepted as u64,
+        jails,
+        all_jails,
         refused,
         refused_total,
         error,
@@ -244,6 +285,8 @@ mod tests {
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::UnixListener;
+
+    use std::path::PathBuf;
 
     use super::*;
     use crate::fail2ban::Settings;
@@ -284,7 +327,7 @@ mod tests {
                         b'K',
                         0,
                         b'M',
-                        (args.len() - 3) as u8,
+                        args.len().saturating_sub(3) as u8,
                         0,
                         0x86,
                         b'.',
@@ -317,7 +360,9 @@ mod tests {
             target: Duration::ZERO,
         };
         let bans = Bans::new(
-            client,
+            Arc::clone(&client),
+            Arc::new(Health::new(PathBuf::from("/s"), Vec::new())),
+            Clock::System,
             Allowlist::new(vec![], true, true, false),
             fixed,
             "manual".into(),
@@ -329,19 +374,20 @@ mod tests {
         inputs.push("10.0.0.1".into()); // private
         inputs.push("junk".into());
         let report = bans.ban(None, &inputs).await.unwrap();
-        assert_eq!(report.jail, "manual");
+        assert_eq!(report.jails[0].jail, "manual");
         assert_eq!(report.requested, 252);
-        assert_eq!(report.sent, 250);
-        assert_eq!(report.changed, 250);
+        assert_eq!(report.accepted, 250);
+        assert_eq!(report.jails[0].sent, 250);
+        assert_eq!(report.changed(), 250);
         assert_eq!(report.refused_total, 2);
         let seen = seen.lock().unwrap();
         assert_eq!(seen[0], ["get", "manual", "ignoreip"]);
-        let sizes: Vec<usize> = seen[1..].iter().map(|a| a.len() - 3).collect();
+        let bans: Vec<&Vec<String>> = seen
+            .iter()
+            .filter(|a| a.get(2).is_some_and(|v| v == "banip"))
+            .collect();
+        let sizes: Vec<usize> = bans.iter().map(|a| a.len() - 3).collect();
         assert_eq!(sizes, [100, 100, 50]);
-        assert!(
-            seen[1..]
-                .iter()
-                .all(|a| a[0] == "set" && a[1] == "manual" && a[2] == "banip")
-        );
+        assert!(bans.iter().all(|a| a[0] == "set" && a[1] == "manual"));
     }
 }

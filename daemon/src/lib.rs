@@ -20,6 +20,7 @@ pub mod hygiene;
 pub mod ids;
 pub mod jobs;
 pub mod lock;
+pub mod log_level;
 pub mod logging;
 pub mod scheduler;
 pub mod server;
@@ -238,11 +239,17 @@ pub async fn run(
         timeout: config.fail2ban.request_timeout,
         max_reply: config.fail2ban.max_reply,
     }));
-    let expected_jails = managed.into_iter().map(|j| j.name).collect();
+    // Whether bangui writes their files or not, these are the jails it bans into.
+    let expected_jails = vec![
+        config.fail2ban.manual_jail.clone(),
+        config.fail2ban.blocklist_jail.clone(),
+    ];
     let health = Arc::new(Health::new(config.fail2ban.socket.clone(), expected_jails));
     let a = &config.allowlist;
     let bans = Bans::new(
         Arc::clone(&fail2ban),
+        Arc::clone(&health),
+        clock.clone(),
         Allowlist::new(
             a.networks.clone(),
             a.private_ranges,
@@ -347,6 +354,7 @@ pub async fn run(
         policy: AdminPolicy {
             own_uid: nix::unistd::geteuid().as_raw(),
             admin_gid: groups.admin.map(Gid::as_raw),
+            admin_group: groups.admin.and(config.admin_group.clone()),
         },
         started_at: clock.now_unix(),
         started: Instant::now(),

@@ -41,6 +41,7 @@ pub enum Chosen {
 }
 
 fn filter(level: &str) -> Result<EnvFilter, String> {
+    let level = crate::log_level::normalize(level)?;
     EnvFilter::try_new(level).map_err(|e| e.to_string())
 }
 

@@ -75,8 +75,9 @@ fn main() -> ExitCode {
     let mut config = match config {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("bangui: {e:#}");
-            notifier.status(&format!("failed to start: {e:#}"));
+            let text = bangui_proto::errors::chain(e.as_ref());
+            eprintln!("bangui: {text}");
+            notifier.status(&format!("failed to start: {text}"));
             return ExitCode::from(2);
         }
     };
@@ -122,8 +123,9 @@ fn main() -> ExitCode {
     match run(config, test_hooks, log, notifier.clone()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
-            notifier.status(&format!("failed: {e:#}"));
+            let text = bangui_proto::errors::chain(e.as_ref());
+            tracing::error!("{text}");
+            notifier.status(&format!("failed: {text}"));
             ExitCode::FAILURE
         }
     }

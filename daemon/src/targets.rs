@@ -6,6 +6,18 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+/// Broader networks are refused: almost certainly a mistake.
+pub const MIN_PREFIX_V4: u8 = 8;
+pub const MIN_PREFIX_V6: u8 = 32;
+
+/// The broadest prefix bangui bans for this network's family.
+pub fn min_prefix(net: &IpNet) -> u8 {
+    match net {
+        IpNet::V4(_) => MIN_PREFIX_V4,
+        IpNet::V6(_) => MIN_PREFIX_V6,
+    }
+}
+
 /// One IPv4/IPv6 address or network, in canonical form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Target(IpNet);
@@ -61,6 +73,12 @@ impl Target {
 
     pub fn is_host(&self) -> bool {
         self.0.prefix_len() == self.0.max_prefix_len()
+    }
+
+    /// Broader than [`MIN_PREFIX_V4`] / [`MIN_PREFIX_V6`]: almost certainly a
+    /// mistake, whether in a list or typed by hand.
+    pub fn too_broad(&self) -> bool {
+        self.0.prefix_len() < min_prefix(&self.0)
     }
 
     /// Whether the two share any address.

@@ -3,7 +3,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_util::codec::LengthDelimitedCodec;
 
-use crate::MAX_FRAME_LEN;
+use crate::{DECODE_LIMIT, MAX_FRAME_LEN};
 
 /// The framing both sides use: a u32 big-endian length prefix, frames longer than
 /// [`MAX_FRAME_LEN`] refused before any buffer is reserved for them.
@@ -18,7 +18,7 @@ pub fn frame_codec() -> LengthDelimitedCodec {
 fn config() -> impl bincode::config::Config {
     // The limit caps what the decoder allocates for a single message, whatever
     // lengths a hostile frame claims for its strings and vectors.
-    bincode::config::standard().with_limit::<MAX_FRAME_LEN>()
+    bincode::config::standard().with_limit::<DECODE_LIMIT>()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +34,14 @@ pub enum CodecError {
 }
 
 impl CodecError {
+    /// True when the frame claims more memory than [`DECODE_LIMIT`] allows.
+    pub fn is_over_limit(&self) -> bool {
+        matches!(
+            self,
+            CodecError::Decode(bincode::error::DecodeError::LimitExceeded)
+        )
+    }
+
     /// True when the frame was well formed but names an enum variant this build
     /// does not know, which is what a newer peer's request looks like.
     pub fn is_unknown_variant(&self) -> bool {

@@ -11,6 +11,8 @@ pub enum ErrorCode {
     Unavailable,
     VersionMismatch,
     Internal,
+    /// A request too large to decode within the daemon's limits; split it.
+    TooLarge,
 }
 
 impl ErrorCode {
@@ -23,6 +25,7 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::VersionMismatch => "version-mismatch",
             ErrorCode::Internal => "internal",
+            ErrorCode::TooLarge => "too-large",
         }
     }
 }

@@ -12,10 +12,13 @@
 
 mod client;
 mod codec;
+pub mod duration;
 mod error;
+pub mod errors;
 mod handshake;
 pub mod messages;
 pub mod paths;
+pub mod split;
 
 pub use client::{Client, ClientError};
 pub use codec::{CodecError, decode, decode_prefix, encode, frame_codec};
@@ -25,8 +28,18 @@ pub use messages::{Request, RequestFrame, Response, ResponseFrame};
 
 /// Version of the protocol this build speaks. Bumped only when an existing
 /// message changes shape; appending request or response variants does not bump it.
-pub const PROTOCOL_VERSION: u32 = 1;
+///
+/// 2: ban reports per jail, `banned` for many addresses, live health queries,
+/// failing jobs in `status`.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest frame payload either side accepts or sends, in bytes. Long lists are
 /// paged so that every answer fits.
 pub const MAX_FRAME_LEN: usize = 1024 * 1024;
+
+/// Most memory the decoder may claim for one message. Decoded values take more
+/// room than their encoding (a one-byte empty string becomes a 24-byte
+/// `String`), so this is a multiple of the frame limit; a request that still
+/// exceeds it is answered with [`ErrorCode::TooLarge`] and the connection stays
+/// open. Clients keep under it with [`split`].
+pub const DECODE_LIMIT: usize = 4 * MAX_FRAME_LEN;

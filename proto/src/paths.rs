@@ -2,7 +2,7 @@
 //! same socket with no configuration at all.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Where things live when nothing says otherwise.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,14 +15,25 @@ pub struct DefaultPaths {
 /// The defaults for the current process: system paths for root, the XDG base
 /// directories for everyone else.
 pub fn defaults() -> DefaultPaths {
+    defaults_for(
+        nix::unistd::geteuid().is_root(),
+        |k| std::env::var_os(k),
+        home_of_euid,
+    )
+}
+
+/// Whether this process runs as root (the system paths apply).
+pub fn euid_is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// The home directory of the effective user, from the user database.
+pub fn home_of_euid() -> Option<PathBuf> {
     let euid = nix::unistd::geteuid();
-    let home = || {
-        nix::unistd::User::from_uid(euid)
-            .ok()
-            .flatten()
-            .map(|u| u.dir)
-    };
-    defaults_for(euid.is_root(), |k| std::env::var_os(k), home)
+    nix::unistd::User::from_uid(euid)
+        .ok()
+        .flatten()
+        .map(|u| u.dir)
 }
 
 /// The defaults for a root or non-root process with the given environment.
@@ -34,9 +45,9 @@ pub fn defaults_for(
 ) -> DefaultPaths {
     if root {
         return DefaultPaths {
-            config_file: PathBuf::from("/etc/bangui/bangui.toml"),
+            config_file: PathBuf::from(SYSTEM_CONFIG),
             state_dir: PathBuf::from("/var/lib/bangui"),
-            socket: PathBuf::from("/run/bangui/bangui.sock"),
+            socket: PathBuf::from(SYSTEM_SOCKET),
         };
     }
     // The XDG spec says relative values are invalid and must be ignored.
@@ -60,6 +71,58 @@ pub fn defaults_for(
         state_dir,
         socket,
     }
+}
+
+/// The system daemon's config file and socket, as the packages install them.
+pub const SYSTEM_CONFIG: &str = "/etc/bangui/bangui.toml";
+pub const SYSTEM_SOCKET: &str = "/run/bangui/bangui.sock";
+
+/// One place a client looks for the daemon's socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketCandidate {
+    pub path: PathBuf,
+    /// Why this place, for the "not running" message: "daemon.socket in
+    /// /etc/bangui/bangui.toml", "the per-user socket", "the system socket".
+    pub origin: String,
+}
+
+/// Where a client looks for the socket when none is given (`--socket`,
+/// `BANGUI_SOCKET`), in order: `daemon.socket` from the config files it can
+/// read (`$BANGUI_CONFIG`, the per-user file, then [`SYSTEM_CONFIG`]), the
+/// per-user socket, then [`SYSTEM_SOCKET`]. `configured` reads `daemon.socket`
+/// from one file, if it is readable and sets one. Duplicates are dropped.
+pub fn socket_candidates(
+    root: bool,
+    env: impl Fn(&str) -> Option<OsString>,
+    home_fallback: impl FnOnce() -> Option<PathBuf>,
+    configured: impl Fn(&Path) -> Option<PathBuf>,
+) -> Vec<SocketCandidate> {
+    let explicit_config = env("BANGUI_CONFIG").map(PathBuf::from);
+    let own = defaults_for(root, &env, home_fallback);
+    let mut files: Vec<PathBuf> = explicit_config.into_iter().collect();
+    files.push(own.config_file.clone());
+    files.push(PathBuf::from(SYSTEM_CONFIG));
+    let mut out: Vec<SocketCandidate> = Vec::new();
+    let mut add = |path: PathBuf, origin: String| {
+        if !out.iter().any(|c| c.path == path) {
+            out.push(SocketCandidate { path, origin });
+        }
+    };
+    let mut seen_files: Vec<PathBuf> = Vec::new();
+    for file in files {
+        if seen_files.contains(&file) {
+            continue;
+        }
+        if let Some(socket) = configured(&file) {
+            add(socket, format!("daemon.socket in {}", file.display()));
+        }
+        seen_files.push(file);
+    }
+    if !root {
+        add(own.socket, "the per-user socket".into());
+    }
+    add(PathBuf::from(SYSTEM_SOCKET), "the system socket".into());
+    out
 }
 
 #[cfg(test)]
@@ -120,6 +183,51 @@ mod tests {
             p.config_file,
             PathBuf::from("/home/ann/.config/bangui/bangui.toml")
         );
+    }
+
+    #[test]
+    fn socket_search_order() {
+        let env = env_of(&[("HOME", "/home/ann"), ("XDG_RUNTIME_DIR", "/run/user/1000")]);
+        // Only the system file names a socket.
+        let found = socket_candidates(
+            false,
+            &env,
+            || None,
+            |file| (file == Path::new(SYSTEM_CONFIG)).then(|| PathBuf::from("/srv/b.sock")),
+        );
+        let paths: Vec<&Path> = found.iter().map(|c| c.path.as_path()).collect();
+        assert_eq!(
+            paths,
+            [
+                Path::new("/srv/b.sock"),
+                Path::new("/run/user/1000/bangui/bangui.sock"),
+                Path::new(SYSTEM_SOCKET),
+            ]
+        );
+        assert_eq!(found[0].origin, "daemon.socket in /etc/bangui/bangui.toml");
+        // The user's file comes before the system's; BANGUI_CONFIG before both.
+        let env = env_of(&[("HOME", "/home/ann"), ("BANGUI_CONFIG", "/x.toml")]);
+        let found = socket_candidates(
+            false,
+            &env,
+            || None,
+            |file| Some(PathBuf::from(format!("{}.sock", file.display()))),
+        );
+        let paths: Vec<String> = found.iter().map(|c| c.path.display().to_string()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/x.toml.sock",
+                "/home/ann/.config/bangui/bangui.toml.sock",
+                "/etc/bangui/bangui.toml.sock",
+                "/home/ann/.local/state/bangui/bangui.sock",
+                SYSTEM_SOCKET,
+            ]
+        );
+        // Root: the per-user socket is the system socket; listed once.
+        let found = socket_candidates(true, env_of(&[]), || None, |_| None);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].path, Path::new(SYSTEM_SOCKET));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use bangui_proto::messages::{CreateSession, RunJob};
+use bangui_proto::messages::{BannedQuery, CreateSession, HealthQuery, RunJob};
 use bangui_proto::{
     ClientHello, ErrorCode, HelloReply, Request, RequestFrame, Response, ResponseFrame, ServerInfo,
     WireError, decode, encode,
@@ -60,6 +60,7 @@ fn error_codes_keep_their_numbers() {
         ErrorCode::Unavailable,
         ErrorCode::VersionMismatch,
         ErrorCode::Internal,
+        ErrorCode::TooLarge,
     ];
     for (index, code) in codes.iter().enumerate() {
         pinned(code, &[index as u8]);
@@ -95,6 +96,23 @@ fn requests_keep_their_numbers() {
             }),
         },
         &[1, 6, 1, b'w', 1, 60],
+    );
+    // Protocol 2: a live health query, `banned` with a list.
+    pinned(
+        &RequestFrame {
+            id: 2,
+            request: Request::Fail2banHealth(HealthQuery { live: true }),
+        },
+        &[2, 11, 1],
+    );
+    pinned(
+        &RequestFrame {
+            id: 3,
+            request: Request::Banned(BannedQuery {
+                addresses: vec!["a".into(), "b".into()],
+            }),
+        },
+        &[3, 15, 2, 1, b'a', 1, b'b'],
     );
 }
 

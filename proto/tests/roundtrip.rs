@@ -69,7 +69,7 @@ fn all_requests() -> Vec<Request> {
         Request::ListSessions(ListSessions { limit: 3 }),
         Request::ShowSession(ShowSession { id: "s".into() }),
         Request::RevokeSession(RevokeSession { id: "s".into() }),
-        Request::Fail2banHealth,
+        Request::Fail2banHealth(HealthQuery { live: true }),
         Request::JailStatus(JailStatusQuery {
             jail: "sshd".into(),
             limit: 10,
@@ -83,7 +83,7 @@ fn all_requests() -> Vec<Request> {
             jail: Some("sshd".into()),
         }),
         Request::Banned(BannedQuery {
-            address: "192.0.2.1".into(),
+            addresses: vec!["192.0.2.1".into(), "45.33.32.156".into()],
         }),
         Request::GeoLookup(GeoLookup {
             addresses: vec!["192.0.2.1".into()],
@@ -247,6 +247,12 @@ fn all_responses() -> Vec<Response> {
             jobs_total: 2,
             jobs_running: 1,
             jobs_failing: 0,
+            failing_jobs: vec![FailingJob {
+                id: "history_sync".into(),
+                failures_in_a_row: 3,
+                error: Some("locked".into()),
+            }],
+            disk_full: true,
             peer: PeerInfo {
                 uid: 0,
                 gid: 0,
@@ -263,6 +269,7 @@ fn all_responses() -> Vec<Response> {
             running: Some(run()),
             last: Some(run()),
             next_run_at: Some(9),
+            failures_in_a_row: 4,
         }]),
         Response::JobTriggered(JobTriggered {
             run: run(),
@@ -294,10 +301,14 @@ fn all_responses() -> Vec<Response> {
             banned_total: 7,
         }),
         Response::BanReport(BanReport {
-            jail: "bangui-manual".into(),
             requested: 3,
-            sent: 2,
-            changed: 1,
+            accepted: 2,
+            jails: vec![JailChange {
+                jail: "bangui-manual".into(),
+                sent: 2,
+                changed: 1,
+            }],
+            all_jails: true,
             refused: vec![Refused {
                 target: "127.0.0.1".into(),
                 reason: "loopback".into(),
@@ -306,10 +317,10 @@ fn all_responses() -> Vec<Response> {
             refused_total: 1,
             error: None,
         }),
-        Response::BannedIn(BannedIn {
+        Response::BannedIn(vec![BannedIn {
             address: "192.0.2.1".into(),
             jails: vec!["sshd".into()],
-        }),
+        }]),
         Response::GeoRecords(vec![geo_info()]),
         Response::GeoStats(GeoStatsInfo {
             entries: 3,
@@ -469,7 +480,7 @@ fn request_index(r: &Request) -> usize {
         Request::ListSessions(_) => 8,
         Request::ShowSession(_) => 9,
         Request::RevokeSession(_) => 10,
-        Request::Fail2banHealth => 11,
+        Request::Fail2banHealth(_) => 11,
         Request::JailStatus(_) => 12,
         Request::Ban(_) => 13,
         Request::Unban(_) => 14,

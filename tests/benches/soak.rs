@@ -120,7 +120,9 @@ fn main() {
                     }),
                     (_, 4) => Request::ConfigShow,
                     (_, 5) => Request::ListSources,
-                    (_, 6) => Request::Fail2banHealth,
+                    (_, 6) => {
+                        Request::Fail2banHealth(bangui_proto::messages::HealthQuery { live: false })
+                    }
                     _ => Request::Ping,
                 };
                 let started = Instant::now();

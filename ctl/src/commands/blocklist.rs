@@ -25,12 +25,7 @@ pub async fn run(
             jail,
             max_entries,
         } => {
-            let interval_secs = interval
-                .as_deref()
-                .map(humantime::parse_duration)
-                .transpose()
-                .map_err(|e| Failure::usage(format!("--interval: {e}")))?
-                .map(|d| d.as_secs());
+            let interval_secs = interval.map(|d| d.as_secs());
             let info = source(
                 daemon,
                 Request::AddSource(AddSource {
@@ -105,9 +100,12 @@ pub async fn run(
         BlocklistCommand::Enable { name } => switch(daemon, name, true, json).await,
         BlocklistCommand::Disable { name } => switch(daemon, name, false, json).await,
         BlocklistCommand::Remove { name, unban } => {
-            let answer = daemon
-                .call(Request::RemoveSource(RemoveSource { name, unban }))
-                .await?;
+            let request = Request::RemoveSource(RemoveSource { name, unban });
+            let answer = if unban {
+                call_with_progress(daemon, request, json).await?
+            } else {
+                daemon.call(request).await?
+            };
             let Response::SourceRemoved(r) = answer else {
                 return Err(unexpected("source_removed", &answer));
             };
@@ -246,28 +244,7 @@ async fn run_import(
         }
         return Ok(());
     }
-    // A second connection draws progress while the first waits for the end.
-    let bar = if !json && std::io::stderr().is_terminal() {
-        Daemon::open(daemon.socket.clone(), Some(Duration::from_secs(10)))
-            .await
-            .ok()
-    } else {
-        None
-    };
-    let answer = match bar {
-        Some(mut watcher) => {
-            let done = tokio_util_like::Flag::default();
-            let progress = draw_progress(&mut watcher, &done);
-            let call = async {
-                let r = daemon.call(request).await;
-                done.set();
-                r
-            };
-            let (answer, ()) = tokio::join!(call, progress);
-            answer?
-        }
-        None => daemon.call(request).await?,
-    };
+    let answer = call_with_progress(daemon, request, json).await?;
     let Response::ImportRuns(runs) = answer else {
         return Err(unexpected("import_runs", &answer));
     };
@@ -313,8 +290,35 @@ mod tokio_util_like {
     }
 }
 
+/// Sends a request that runs an import (or a removal's unbans) and, on a
+/// terminal, draws its progress from a second connection meanwhile.
+async fn call_with_progress(
+    daemon: &mut Daemon,
+    request: Request,
+    json: bool,
+) -> Result<Response, Failure> {
+    let watcher = if !json && std::io::stderr().is_terminal() {
+        daemon.another(Some(Duration::from_secs(10))).await
+    } else {
+        None
+    };
+    let Some(mut watcher) = watcher else {
+        return daemon.call(request).await;
+    };
+    let done = tokio_util_like::Flag::default();
+    let progress = draw_progress(&mut watcher, &done);
+    let call = async {
+        let r = daemon.call(request).await;
+        done.set();
+        r
+    };
+    let (answer, ()) = tokio::join!(call, progress);
+    answer
+}
+
 async fn draw_progress(watcher: &mut Daemon, done: &tokio_util_like::Flag) {
-    let bar = indicatif::ProgressBar::new(0);
+    // Hidden until there is something to count: a bar at 0/0 draws full.
+    let bar = indicatif::ProgressBar::hidden();
     bar.set_style(
         indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta} left)")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
@@ -325,9 +329,19 @@ async fn draw_progress(watcher: &mut Daemon, done: &tokio_util_like::Flag) {
             && let Some(r) = runs.first()
         {
             let total = r.to_ban + r.to_unban;
-            bar.set_message(format!("{} {}", r.source, r.status));
-            bar.set_length(total);
-            bar.set_position(r.banned + r.unbanned);
+            if total > 0 {
+                if bar.is_hidden() {
+                    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                }
+                let what = if r.trigger == "remove" {
+                    "unbanning".to_string()
+                } else {
+                    r.status.clone()
+                };
+                bar.set_message(format!("{} {what}", r.source));
+                bar.set_length(total);
+                bar.set_position(r.banned + r.unbanned);
+            }
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -398,7 +412,7 @@ fn print_run(r: &ImportRunInfo) {
         println!("  refused {}: {}", c.reason, c.count);
     }
     for sample in &r.samples {
-        println!("  invalid {sample}");
+        println!("  refused {sample}");
     }
     if let Some(e) = &r.error {
         println!("  error: {e}");
@@ -444,7 +458,7 @@ fn print_plan(p: &ImportPlan) {
         p.to_ban, p.lost, p.to_unban
     );
     for sample in &p.samples {
-        println!("invalid  {sample}");
+        println!("refused  {sample}");
     }
     if let Some(e) = &p.error {
         println!("error    {e}");

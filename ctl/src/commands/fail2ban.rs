@@ -1,20 +1,22 @@
 use std::io::BufRead;
 
 use bangui_proto::messages::{
-    BanReport, BanRequest, BannedQuery, Fail2banHealth, Fail2banState, JailStatusQuery,
-    UnbanRequest,
+    BanReport, BanRequest, BannedIn, BannedQuery, Fail2banHealth, Fail2banState, HealthQuery,
+    JailChange, JailStatusQuery, MAX_PAGE, UnbanRequest,
 };
 use bangui_proto::{Request, Response};
 
 use crate::cli::{BanArgs, Fail2banCommand};
 use crate::connect::{Daemon, unexpected};
-use crate::exit::{Failure, RUN_FAILED};
+use crate::exit::{Failure, NO, REFUSED, RUN_FAILED};
 use crate::output;
 
 pub async fn run(daemon: &mut Daemon, command: Fail2banCommand, json: bool) -> Result<(), Failure> {
     match command {
-        Fail2banCommand::Status { jail: None, .. } => {
-            let health = health(daemon).await?;
+        Fail2banCommand::Status {
+            jail: None, live, ..
+        } => {
+            let health = health(daemon, live).await?;
             if json {
                 return output::json(&health);
             }
@@ -24,6 +26,7 @@ pub async fn run(daemon: &mut Daemon, command: Fail2banCommand, json: bool) -> R
         Fail2banCommand::Status {
             jail: Some(jail),
             limit,
+            ..
         } => {
             let answer = daemon
                 .call(Request::JailStatus(JailStatusQuery { jail, limit }))
@@ -52,8 +55,10 @@ pub async fn run(daemon: &mut Daemon, command: Fail2banCommand, json: bool) -> R
     }
 }
 
-pub async fn health(daemon: &mut Daemon) -> Result<Fail2banHealth, Failure> {
-    let answer = daemon.call(Request::Fail2banHealth).await?;
+pub async fn health(daemon: &mut Daemon, live: bool) -> Result<Fail2banHealth, Failure> {
+    let answer = daemon
+        .call(Request::Fail2banHealth(HealthQuery { live }))
+        .await?;
     match answer {
         Response::Fail2banHealth(h) => Ok(h),
         other => Err(unexpected("fail2ban_health", &other)),
@@ -62,18 +67,24 @@ pub async fn health(daemon: &mut Daemon) -> Result<Fail2banHealth, Failure> {
 
 /// The fail2ban lines of `status` and `fail2ban status`.
 pub fn print_health(h: &Fail2banHealth) {
-    let since = h
-        .since
-        .map(|t| format!(" since {}", output::when(t)))
-        .unwrap_or_default();
     let version = h
         .version
         .as_deref()
         .map(|v| format!(" {v}"))
         .unwrap_or_default();
+    let now = output::now_unix();
+    let since = h
+        .since
+        .map(|t| format!(", so since {}", output::relative(t, now)))
+        .unwrap_or_default();
+    let checked = h
+        .checked_at
+        .map(|t| format!(" (checked {}{since})", output::relative(t, now)))
+        .unwrap_or_default();
     match h.state {
-        Fail2banState::Up => println!("fail2ban   up{version}{since} on {}", h.socket),
-        Fail2banState::Down => println!("fail2ban   DOWN{since} on {}", h.socket),
+        Fail2banState::Up => println!("fail2ban   up{version} on {}{checked}", h.socket),
+        Fail2banState::Down => println!("fail2ban   DOWN on {}{checked}", h.socket),
+        Fail2banState::Denied => println!("fail2ban   NO ACCESS to {}{checked}", h.socket),
         Fail2banState::Unknown => println!("fail2ban   not checked yet on {}", h.socket),
     }
     if let Some(error) = &h.error {
@@ -89,6 +100,11 @@ pub fn print_health(h: &Fail2banHealth) {
             jail.total_failed
         );
     }
+    for jail in &h.missing_jails {
+        println!(
+            "  jail {jail:<24} MISSING: bangui is set to ban into it, fail2ban has not loaded it"
+        );
+    }
     if let Some(hint) = &h.hint {
         println!("hint       {hint}");
     }
@@ -100,77 +116,245 @@ pub async fn ban(
     unban: bool,
     json: bool,
 ) -> Result<(), Failure> {
-    let targets = expand(args.targets)?;
-    let request = if unban {
-        Request::Unban(UnbanRequest {
-            targets,
-            jail: args.jail,
-        })
-    } else {
-        Request::Ban(BanRequest {
-            targets,
-            jail: args.jail,
-        })
-    };
-    let answer = daemon.call(request).await?;
-    let Response::BanReport(report) = answer else {
-        return Err(unexpected("ban_report", &answer));
+    let targets = distinct(expand(args.targets)?);
+    if targets.is_empty() {
+        return Err(Failure::usage(
+            "no addresses given: standard input held none",
+        ));
+    }
+    let single = (targets.len() == 1).then(|| targets[0].clone());
+    let mut merged: Option<BanReport> = None;
+    let mut failure = None;
+    for chunk in bangui_proto::split::chunks(targets, usize::MAX) {
+        let (targets, jail) = (chunk, args.jail.clone());
+        let request = if unban {
+            Request::Unban(UnbanRequest { targets, jail })
+        } else {
+            Request::Ban(BanRequest { targets, jail })
+        };
+        let answer = match daemon.call(request).await {
+            Ok(answer) => answer,
+            // Nothing done yet: the error is the whole answer.
+            Err(f) if merged.is_none() => return Err(f),
+            Err(f) => {
+                failure = Some(f);
+                break;
+            }
+        };
+        let Response::BanReport(report) = answer else {
+            return Err(unexpected("ban_report", &answer));
+        };
+        let stop = report.error.is_some();
+        merge(&mut merged, report);
+        if stop {
+            break;
+        }
+    }
+    let Some(report) = merged else {
+        return Err(Failure::usage("no addresses given"));
     };
     if json {
         output::json(&report)?;
     } else {
-        print_report(&report, unban);
+        print_report(&report, unban, single.as_deref());
     }
-    match &report.error {
-        Some(error) => Err(Failure::new(
+    if let Some(f) = failure {
+        return Err(Failure::new(
             RUN_FAILED,
             format!(
-                "fail2ban failed after {} of the targets: {error}",
-                report.sent
+                "stopped part-way, after what is reported above: {}",
+                f.message
             ),
-        )),
-        None => Ok(()),
+        ));
     }
-}
-
-fn print_report(r: &BanReport, unban: bool) {
-    let (verb, changed) = if unban {
-        ("unbanned", "lifted")
-    } else {
-        ("banned", "new")
-    };
-    println!(
-        "{verb} {} of {} in {} ({} {changed}), {} refused",
-        r.sent, r.requested, r.jail, r.changed, r.refused_total
-    );
-    for refused in &r.refused {
-        println!(
-            "  refused {:<40} {}: {}",
-            refused.target, refused.reason, refused.detail
-        );
+    if let Some(error) = &report.error {
+        return Err(Failure::new(
+            RUN_FAILED,
+            format!("fail2ban failed part-way, after what is reported above: {error}"),
+        ));
     }
-    let hidden = r.refused_total.saturating_sub(r.refused.len() as u64);
-    if hidden > 0 {
-        println!("  … and {hidden} more refused");
-    }
-}
-
-pub async fn banned(daemon: &mut Daemon, address: String, json: bool) -> Result<(), Failure> {
-    let answer = daemon
-        .call(Request::Banned(BannedQuery { address }))
-        .await?;
-    let Response::BannedIn(b) = answer else {
-        return Err(unexpected("banned_in", &answer));
-    };
-    if json {
-        return output::json(&b);
-    }
-    if b.jails.is_empty() {
-        println!("{} is not banned", b.address);
-    } else {
-        println!("{} is banned in {}", b.address, b.jails.join(", "));
+    if report.refused_total > 0 {
+        let verb = if unban { "unbanned" } else { "banned" };
+        return Err(Failure::new(
+            REFUSED,
+            format!(
+                "{} of {} target(s) refused, not {verb} (see above)",
+                report.refused_total, report.requested
+            ),
+        ));
     }
     Ok(())
+}
+
+/// Drops repeated arguments, keeping the first of each.
+fn distinct(targets: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::with_capacity(targets.len());
+    targets
+        .into_iter()
+        .filter(|t| seen.insert(t.clone()))
+        .collect()
+}
+
+/// Adds one request's report to the sum over all requests.
+fn merge(sum: &mut Option<BanReport>, next: BanReport) {
+    let Some(total) = sum else {
+        *sum = Some(next);
+        return;
+    };
+    total.requested += next.requested;
+    total.accepted += next.accepted;
+    for change in next.jails {
+        match total.jails.iter_mut().find(|j| j.jail == change.jail) {
+            Some(j) => {
+                j.sent += change.sent;
+                j.changed += change.changed;
+            }
+            None => total.jails.push(change),
+        }
+    }
+    let room = (MAX_PAGE as usize).saturating_sub(total.refused.len());
+    total.refused.extend(next.refused.into_iter().take(room));
+    total.refused_total += next.refused_total;
+    if total.error.is_none() {
+        total.error = next.error;
+    }
+}
+
+fn print_report(r: &BanReport, unban: bool, single: Option<&str>) {
+    let done = r.accepted > 0;
+    if done {
+        for line in report_lines(r, unban, single) {
+            println!("{line}");
+        }
+    }
+    if r.refused_total > 0 {
+        let what = if unban { "unbanned" } else { "banned" };
+        println!("refused, not {what}: {}", r.refused_total);
+        for refused in &r.refused {
+            println!(
+                "  {:<40} {}: {}",
+                refused.target, refused.reason, refused.detail
+            );
+        }
+        let hidden = r.refused_total.saturating_sub(r.refused.len() as u64);
+        if hidden > 0 {
+            println!("  … and {hidden} more");
+        }
+    }
+}
+
+/// Plain sentences: what changed where, and what was so already.
+fn report_lines(r: &BanReport, unban: bool, single: Option<&str>) -> Vec<String> {
+    let (verb, already) = if unban {
+        ("unbanned", "was not banned")
+    } else {
+        ("banned", "was banned already")
+    };
+    let single = single.filter(|_| r.accepted == 1);
+    if unban && r.all_jails {
+        let lifted: Vec<&JailChange> = r.jails.iter().filter(|j| j.changed > 0).collect();
+        let checked = r.jails.len();
+        if lifted.is_empty() {
+            return vec![match single {
+                Some(t) => format!("{t} was not banned in any of fail2ban's {checked} jail(s)"),
+                None => format!(
+                    "none of the {} address(es) was banned in any of fail2ban's {checked} jail(s)",
+                    r.accepted
+                ),
+            }];
+        }
+        return vec![match single {
+            Some(t) => format!(
+                "unbanned {t} in {}",
+                lifted
+                    .iter()
+                    .map(|j| j.jail.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => format!(
+                "lifted {} ban(s) of {} address(es): {}",
+                r.changed(),
+                r.accepted,
+                lifted
+                    .iter()
+                    .map(|j| format!("{} in {}", j.changed, j.jail))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }];
+    }
+    r.jails
+        .iter()
+        .map(|j| {
+            let unchanged = j.sent.saturating_sub(j.changed);
+            match single {
+                Some(t) if j.changed > 0 => format!("{verb} {t} in {}", j.jail),
+                Some(t) => format!("{t} {already} in {}", j.jail),
+                None => {
+                    let mut line = format!("{}: {} {verb}", j.jail, j.changed);
+                    if unchanged > 0 {
+                        line.push_str(&format!(
+                            ", {unchanged} {}",
+                            if unban {
+                                "were not banned"
+                            } else {
+                                "were banned already"
+                            }
+                        ));
+                    }
+                    line
+                }
+            }
+        })
+        .collect()
+}
+
+pub async fn banned(
+    daemon: &mut Daemon,
+    addresses: Vec<String>,
+    quiet: bool,
+    json: bool,
+) -> Result<(), Failure> {
+    let addresses = expand(addresses)?;
+    if addresses.is_empty() {
+        return Err(Failure::usage(
+            "no addresses given: standard input held none",
+        ));
+    }
+    let mut answers: Vec<BannedIn> = Vec::with_capacity(addresses.len());
+    for chunk in bangui_proto::split::chunks(addresses, MAX_PAGE as usize) {
+        let answer = daemon
+            .call(Request::Banned(BannedQuery { addresses: chunk }))
+            .await
+            .map_err(Failure::for_question)?;
+        let Response::BannedIn(list) = answer else {
+            return Err(unexpected("banned_in", &answer).for_question());
+        };
+        answers.extend(list);
+    }
+    if json {
+        output::json(&answers)?;
+    } else if !quiet {
+        for b in &answers {
+            if b.jails.is_empty() {
+                println!("{} is not banned", b.address);
+            } else {
+                println!("{} is banned in {}", b.address, b.jails.join(", "));
+            }
+        }
+    }
+    let not_banned = answers.iter().filter(|b| b.jails.is_empty()).count();
+    if not_banned == 0 {
+        Ok(())
+    } else if answers.len() == 1 || quiet || json {
+        Err(Failure::new(NO, String::new()))
+    } else {
+        Err(Failure::new(
+            NO,
+            format!("{not_banned} of {} address(es) not banned", answers.len()),
+        ))
+    }
 }
 
 /// `-` stands for the targets on standard input, one or more per line; `#` starts a comment.

@@ -15,10 +15,10 @@ pub async fn run(daemon: &mut Daemon, command: GeoCommand, json: bool) -> Result
             let addresses = expand(addresses)?;
             let mut records = Vec::with_capacity(addresses.len());
             // The daemon takes a page of addresses per request.
-            for chunk in addresses.chunks(MAX_PAGE as usize) {
+            for chunk in bangui_proto::split::chunks(addresses, MAX_PAGE as usize) {
                 let answer = daemon
                     .call(Request::GeoLookup(GeoLookup {
-                        addresses: chunk.to_vec(),
+                        addresses: chunk,
                         remote,
                     }))
                     .await?;

@@ -70,15 +70,7 @@ async fn list(daemon: &mut Daemon, limit: u32, json: bool) -> Result<(), Failure
 }
 
 async fn create(daemon: &mut Daemon, args: CreateArgs, json: bool) -> Result<(), Failure> {
-    let ttl_secs = match args
-        .ttl
-        .as_deref()
-        .map(humantime::parse_duration)
-        .transpose()
-    {
-        Ok(ttl) => ttl.map(|d| d.as_secs()),
-        Err(e) => return Err(Failure::usage(format!("--ttl: {e}"))),
-    };
+    let ttl_secs = args.ttl.map(|d| d.as_secs());
     let answer = daemon
         .call(Request::CreateSession(CreateSession {
             label: args.label,

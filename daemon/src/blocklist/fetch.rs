@@ -32,7 +32,7 @@ pub enum Fetched {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
-    #[error("HTTP {0}")]
+    #[error("the server answered HTTP {code}{hint}", code = .0, hint = http_hint(*.0))]
     Status(u16),
     #[error("the list is larger than {0} bytes (blocklist.max_body)")]
     TooLarge(u64),
@@ -46,6 +46,17 @@ pub enum FetchError {
     File(String),
     #[error("cancelled")]
     Cancelled,
+}
+
+/// What an HTTP status usually means for a list URL.
+fn http_hint(status: u16) -> &'static str {
+    match status {
+        404 | 410 => " (not found: check the URL, the list may have moved)",
+        401 | 403 => " (access refused: the list may need a key or another URL)",
+        429 => " (too many requests: the host limits downloads; raise the source's interval)",
+        500..=599 => " (a server error on the list host; bangui tries again later)",
+        _ => "",
+    }
 }
 
 impl FetchError {
@@ -66,20 +77,29 @@ pub struct Fetcher {
     retries: u32,
 }
 
-/// Reads an error and its causes into one line, without the URL.
+/// Reads an error and its causes into one line, without the URL (the caller
+/// names it), with TLS library wording turned into what to check.
 fn describe(e: reqwest::Error) -> String {
     let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = cause.source();
+    let text = bangui_proto::errors::chain(&e);
+    plain_tls(&text).unwrap_or(text)
+}
+
+/// rustls reports a plain-HTTP answer to a TLS hello as a "corrupt message";
+/// people need to hear what that means.
+fn plain_tls(text: &str) -> Option<String> {
+    if text.contains("InvalidContentType") || text.contains("corrupt message") {
+        return Some(
+            "the server did not answer with TLS (it may speak plain HTTP on that port: try http:// instead of https://)".into(),
+        );
     }
-    text
+    if let Some(at) = text.find("invalid peer certificate: ") {
+        let why = &text[at + "invalid peer certificate: ".len()..];
+        return Some(format!(
+            "the server's TLS certificate is not accepted ({why}); check the host name in the URL and the server's certificate"
+        ));
+    }
+    None
 }
 
 /// The redirect rule, separate so it can be tested: at most `max` redirects,

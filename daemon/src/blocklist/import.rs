@@ -95,7 +95,12 @@ pub async fn prepare(
         .fetcher
         .fetch(&source.url, &validators, cancel)
         .await
-        .map_err(|e| format!("download failed: {e}"))?;
+        .map_err(|e| {
+            format!(
+                "download of {} failed: {e}",
+                crate::urls::redacted(&source.url)
+            )
+        })?;
     let (entries, hash, validators) = match fetched {
         Fetched::NotModified => {
             run.download = Some("not modified".into());

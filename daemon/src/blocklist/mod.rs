@@ -85,6 +85,31 @@ fn row_from_config(s: &SourceConfig) -> SourceRow {
     )
 }
 
+/// A `file://` source must name a file that is there now.
+fn check_file_exists(url: &str) -> Result<(), BlocklistError> {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return Ok(());
+    };
+    if parsed.scheme() != "file" {
+        return Ok(());
+    }
+    let Ok(path) = parsed.to_file_path() else {
+        return Ok(());
+    };
+    match std::fs::metadata(&path) {
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(_) => Err(BlocklistError::Invalid(format!(
+            "url: {} is not a regular file",
+            path.display()
+        ))),
+        Err(e) => Err(BlocklistError::Invalid(format!(
+            "url: cannot read {}: {}; create the file first, or check the path",
+            path.display(),
+            bangui_proto::errors::io_text(&e)
+        ))),
+    }
+}
+
 impl Blocklists {
     /// Marks imports a dead daemon left running as interrupted and brings the
     /// config file's sources into the table.
@@ -241,7 +266,9 @@ impl Blocklists {
             .map_err(|e| BlocklistError::Invalid(format!("max entries: {e}")))?;
         if let Some(jail) = &req.jail {
             crate::config::check_jail_name(jail).map_err(BlocklistError::Invalid)?;
+            self.check_jail_exists(jail).await?;
         }
+        check_file_exists(&req.url)?;
         let row = SourceRow::new(
             req.name.clone(),
             req.url,
@@ -269,6 +296,36 @@ impl Blocklists {
         }
         tracing::info!(source = %row.name, url = %crate::urls::redacted(&row.url), "blocklist source added");
         self.info(row).await
+    }
+
+    /// A source's jail must be one fail2ban runs: bans into a missing jail
+    /// fail at every import. When fail2ban cannot be asked, the source is
+    /// added and `status` flags the jail later if it is missing.
+    async fn check_jail_exists(&self, jail: &str) -> Result<(), BlocklistError> {
+        match self.inner.bans.fail2ban().jails().await {
+            Ok(jails) if jails.iter().any(|j| j == jail) => Ok(()),
+            Ok(_) => Err(BlocklistError::Invalid(format!(
+                "fail2ban has no jail `{jail}`: define it (for example in /etc/fail2ban/jail.d/{jail}.conf) and run `fail2ban-client reload`, or leave out --jail to ban into {}",
+                self.inner.default_jail
+            ))),
+            Err(e) => {
+                tracing::warn!(jail, error = %e, "cannot ask fail2ban whether the jail exists; adding the source anyway");
+                Ok(())
+            }
+        }
+    }
+
+    /// The jails the enabled sources ban into.
+    pub async fn jails_in_use(&self) -> Result<Vec<String>, BlocklistError> {
+        let rows = self.inner.db.call(|conn| store::sources(conn)).await?;
+        let mut jails: Vec<String> = rows
+            .iter()
+            .filter(|s| s.enabled)
+            .map(|s| self.jail_of(s))
+            .collect();
+        jails.sort();
+        jails.dedup();
+        Ok(jails)
     }
 
     pub async fn list(&self) -> Result<Vec<SourceInfo>, BlocklistError> {
@@ -327,6 +384,9 @@ impl Blocklists {
                 // Keep the source: its records say what is still banned.
                 return Ok(removed);
             }
+        }
+        if removed.unbanned > 0 {
+            self.inner.bans.refresh_health().await;
         }
         let (n, j, d) = (name.to_string(), jail, self.inner.default_jail.clone());
         let released = self
@@ -561,6 +621,9 @@ impl Blocklists {
             .await;
         if let Err(e) = recorded {
             tracing::error!(error = %e, source = %source.name, "cannot record the end of an import");
+        }
+        if run.banned > 0 || run.unbanned > 0 {
+            inner.bans.refresh_health().await;
         }
         match &run.error {
             None => tracing::info!(

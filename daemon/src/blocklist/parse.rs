@@ -16,9 +16,6 @@ use crate::targets::Target;
 pub const MAX_LINE: usize = 4096;
 /// Invalid lines kept for the run record.
 pub const MAX_SAMPLES: usize = 5;
-/// Broader networks are refused: almost certainly a mistake.
-pub const MIN_PREFIX_V4: u8 = 8;
-pub const MIN_PREFIX_V6: u8 = 32;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
@@ -37,7 +34,8 @@ pub struct ParsedList {
     pub duplicates: u64,
     /// Networks broader than /8 (IPv4) or /32 (IPv6).
     pub too_broad: u64,
-    /// "line 7: `text`", at most [`MAX_SAMPLES`].
+    /// "line 7 (invalid): `text`", "line 9 (too broad): `0.0.0.0/1`", at most
+    /// [`MAX_SAMPLES`].
     pub samples: Vec<String>,
 }
 
@@ -139,9 +137,9 @@ impl Parser {
             Err(e) => Err(e),
         };
         match target {
-            Ok(t) if too_broad(&t) => {
+            Ok(t) if t.too_broad() => {
                 self.list.too_broad += 1;
-                self.sample(number, raw);
+                self.sample(number, "too broad", raw);
             }
             Ok(t) => match (t.is_host(), t.net().addr()) {
                 (true, std::net::IpAddr::V4(v4)) => self.push_v4(v4.into()),
@@ -194,10 +192,11 @@ impl Parser {
 
     fn invalid(&mut self, number: u64, raw: &[u8]) {
         self.list.invalid += 1;
-        self.sample(number, raw);
+        self.sample(number, "invalid", raw);
     }
 
-    fn sample(&mut self, number: u64, raw: &[u8]) {
+    /// Keeps a refused line, labelled with why it was refused.
+    fn sample(&mut self, number: u64, why: &str, raw: &[u8]) {
         if self.list.samples.len() < MAX_SAMPLES {
             let text: String = String::from_utf8_lossy(raw)
                 .chars()
@@ -206,7 +205,7 @@ impl Parser {
                 .collect();
             self.list
                 .samples
-                .push(format!("line {number}: `{}`", text.trim()));
+                .push(format!("line {number} ({why}): `{}`", text.trim()));
         }
     }
 }
@@ -265,16 +264,6 @@ fn dshield<'a>(
     Some(Target::parse(&format!("{}/{prefix}", start.net().addr())))
 }
 
-fn too_broad(t: &Target) -> bool {
-    let net = t.net();
-    let min = if net.addr().is_ipv4() {
-        MIN_PREFIX_V4
-    } else {
-        MIN_PREFIX_V6
-    };
-    net.prefix_len() < min
-}
-
 /// Parses a whole body at once.
 pub fn parse(body: &[u8]) -> Result<ParsedList, ParseError> {
     let mut p = Parser::with_size_hint(body.len() as u64);
@@ -326,7 +315,8 @@ mod tests {
         assert_eq!(list.too_broad, 2);
         assert_eq!(list.lines, 16);
         assert_eq!(list.samples.len(), 5);
-        assert_eq!(list.samples[0], "line 11: `not-an-address`");
+        assert_eq!(list.samples[0], "line 11 (invalid): `not-an-address`");
+        assert_eq!(list.samples[2], "line 13 (too broad): `16.0.0.0/4`");
     }
 
     #[test]

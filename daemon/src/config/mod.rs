@@ -326,17 +326,13 @@ impl Config {
             ));
         }
 
-        let log_level = overrides
+        let given = overrides
             .log_level
             .clone()
             .or(d.log_level)
             .unwrap_or_else(|| "info".to_string());
-        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_level) {
-            return Err(invalid(
-                "daemon.log_level",
-                format!("`{log_level}` is not a log level or filter ({e})"),
-            ));
-        }
+        let log_level =
+            crate::log_level::normalize(&given).map_err(|e| invalid("daemon.log_level", e))?;
         let log_format = match overrides
             .log_format
             .clone()

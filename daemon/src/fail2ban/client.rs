@@ -202,18 +202,47 @@ impl Fail2ban {
         u64::try_from(count).map_err(|_| Fail2banError::BadReply(format!("{verb} count {count}")))
     }
 
-    /// For each address, the jails that ban it.
-    pub async fn banned_in(&self, address: &Target) -> Result<Vec<String>, Fail2banError> {
-        let text = address.to_string();
-        let value = self.request(&["banned", &text]).await?;
-        let mut per_address = reply::list(value, "banned")?;
-        if per_address.len() != 1 {
-            return Err(Fail2banError::BadReply(format!(
-                "banned: {} answers for one address",
-                per_address.len()
-            )));
+    /// For each address (or network, matched as banned), the jails that ban it.
+    ///
+    /// fail2ban answers `banned IP…` by building each jail's whole ban list
+    /// once per address, so beyond a few addresses it is far cheaper to fetch
+    /// each jail's list once and look the addresses up here.
+    pub async fn banned_in(&self, targets: &[Target]) -> Result<Vec<Vec<String>>, Fail2banError> {
+        const ASK_FAIL2BAN_UP_TO: usize = 8;
+        let texts: Vec<String> = targets.iter().map(Target::to_string).collect();
+        if texts.len() <= ASK_FAIL2BAN_UP_TO {
+            let mut args = vec!["banned"];
+            args.extend(texts.iter().map(String::as_str));
+            let value = self.request(&args).await?;
+            let per_address = reply::list(value, "banned")?;
+            if per_address.len() != texts.len() {
+                return Err(Fail2banError::BadReply(format!(
+                    "banned: {} answers for {} addresses",
+                    per_address.len(),
+                    texts.len()
+                )));
+            }
+            return per_address
+                .into_iter()
+                .map(|v| reply::strings(v, "banned"))
+                .collect();
         }
-        reply::strings(per_address.remove(0), "banned")
+        let mut out = vec![Vec::new(); texts.len()];
+        let wanted: std::collections::HashMap<&str, usize> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.as_str(), i))
+            .collect();
+        for jail in self.jails().await? {
+            for banned in self.banned_list(&jail).await? {
+                let canonical = Target::parse(&banned).map(|t| t.to_string());
+                let key = canonical.as_deref().unwrap_or(banned.as_str());
+                if let Some(&i) = wanted.get(key) {
+                    out[i].push(jail.clone());
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Every address a jail bans now.

@@ -104,6 +104,7 @@ async fn execute(
         let mut state = inner.lock();
         if let Some(slot) = state.slots.get_mut(&spec.id) {
             slot.running = None;
+            slot.failures_in_a_row = next_streak(slot.failures_in_a_row, record.outcome);
             slot.last = Some(record.clone());
             // Keep the interval measured from the start of this run, unless
             // that moment has passed already (the run overran its interval).
@@ -118,4 +119,14 @@ async fn execute(
     }
     inner.wake.notify_one();
     phase.send_replace(RunPhase::Done(record));
+}
+
+/// Failed or timed-out runs in a row after a run ends with `outcome`. A
+/// cancelled run (shutdown) says nothing about the job and leaves it.
+pub(super) fn next_streak(streak: u32, outcome: Outcome) -> u32 {
+    match outcome {
+        Outcome::Failed | Outcome::TimedOut => streak.saturating_add(1),
+        Outcome::Ok => 0,
+        Outcome::Running | Outcome::Cancelled | Outcome::Interrupted => streak,
+    }
 }

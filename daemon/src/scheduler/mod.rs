@@ -87,6 +87,8 @@ struct Slot {
     first: bool,
     running: Option<watch::Receiver<RunPhase>>,
     last: Option<RunRecord>,
+    /// Runs in a row that failed or timed out.
+    failures_in_a_row: u32,
 }
 
 impl Scheduler {
@@ -123,6 +125,7 @@ impl Scheduler {
                     first: true,
                     running: None,
                     last: None,
+                    failures_in_a_row: 0,
                     spec: spec.clone(),
                     job,
                 };
@@ -159,6 +162,7 @@ impl Scheduler {
         let mut state = self.inner.lock();
         for record in records {
             if let Some(slot) = state.slots.get_mut(&record.job_id) {
+                slot.failures_in_a_row = execute::next_streak(0, record.outcome);
                 slot.last = Some(record);
             }
         }
@@ -218,6 +222,7 @@ impl Scheduler {
                     running,
                     last: slot.last.clone(),
                     next_run_at,
+                    failures_in_a_row: slot.failures_in_a_row,
                 }
             })
             .collect()

@@ -53,15 +53,8 @@ pub struct RunContext {
 pub struct JobError(pub String);
 
 impl JobError {
-    pub fn from_error(error: &dyn std::error::Error) -> JobError {
-        let mut text = error.to_string();
-        let mut source = error.source();
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        JobError(text)
+    pub fn from_error(error: &(dyn std::error::Error + 'static)) -> JobError {
+        JobError(bangui_proto::errors::chain(error))
     }
 }
 

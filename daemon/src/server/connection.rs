@@ -131,6 +131,24 @@ async fn serve(
                 }
                 continue;
             }
+            Err(e) if e.is_over_limit() => {
+                // Well framed but too big to decode: say so and carry on.
+                let Ok(id) = decode_prefix::<u64>(&bytes) else {
+                    break;
+                };
+                tracing::warn!(bytes = bytes.len(), "request over the decode limit refused");
+                let error = WireError::new(
+                    ErrorCode::TooLarge,
+                    format!(
+                        "the request does not decode within the daemon's limit of {} MiB; send fewer or shorter items per request (bangui-ctl splits long lists by itself)",
+                        bangui_proto::DECODE_LIMIT / (1024 * 1024)
+                    ),
+                );
+                if reply(&mut conn, id, Err(error)).await.is_err() {
+                    break;
+                }
+                continue;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "malformed request; closing the connection");
                 break;
@@ -155,10 +173,7 @@ async fn serve(
             );
             Err(WireError::new(
                 ErrorCode::PermissionDenied,
-                format!(
-                    "`{name}` changes state and needs root, the daemon's own user or the admin group (you are uid {})",
-                    peer.uid
-                ),
+                ctx.policy.denied_message(peer.uid),
             ))
         } else {
             handlers::dispatch(&ctx, &peer, is_admin, frame.request).await

@@ -29,9 +29,29 @@ impl Peer {
 pub struct AdminPolicy {
     pub own_uid: u32,
     pub admin_gid: Option<u32>,
+    /// The admin group's name as configured, for messages.
+    pub admin_group: Option<String>,
 }
 
 impl AdminPolicy {
+    /// Why a change was refused and how to be allowed, in the words of
+    /// someone at a terminal.
+    pub fn denied_message(&self, uid: u32) -> String {
+        let you = User::from_uid(Uid::from_raw(uid))
+            .ok()
+            .flatten()
+            .map(|u| u.name)
+            .unwrap_or_else(|| format!("uid {uid}"));
+        match &self.admin_group {
+            Some(group) => format!(
+                "this changes state, which only root, the daemon's own user and members of group `{group}` may do; you are {you}. To be allowed: `sudo usermod -aG {group} {you}`, then log in again (or run the command with sudo)"
+            ),
+            None => format!(
+                "this changes state, which only root and the daemon's own user may do (no daemon.admin_group is set); you are {you}. Run it with sudo, or set daemon.admin_group to a group of administrators"
+            ),
+        }
+    }
+
     /// Whether `peer` is an administrator. May consult the user and group
     /// databases (NSS), so call it off the async workers.
     pub fn is_admin(&self, peer: &Peer) -> bool {
@@ -69,6 +89,7 @@ mod tests {
         let policy = AdminPolicy {
             own_uid: 1234,
             admin_gid: None,
+            admin_group: None,
         };
         let peer = |uid, gid| Peer { uid, gid, pid: 1 };
         assert!(policy.is_admin(&peer(0, 0)));
@@ -77,7 +98,9 @@ mod tests {
         let with_group = AdminPolicy {
             own_uid: 1234,
             admin_gid: Some(99),
+            admin_group: Some("ops".into()),
         };
+        assert!(with_group.denied_message(4321).contains("usermod -aG ops"));
         assert!(with_group.is_admin(&peer(4321, 99)));
         assert!(!with_group.is_admin(&peer(4321, 98)));
     }

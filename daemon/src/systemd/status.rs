@@ -70,7 +70,7 @@ impl StatusReporter {
                 "disk full: changes fail, reads go on ({free} KiB free in the state directory)"
             ));
         }
-        let health = self.health.snapshot();
+        let health = self.health.snapshot(&[]);
         parts.push(match health.state {
             Fail2banState::Up => format!(
                 "fail2ban {} up, {} jail(s)",
@@ -78,6 +78,7 @@ impl StatusReporter {
                 health.jails.len()
             ),
             Fail2banState::Down => "fail2ban down".to_string(),
+            Fail2banState::Denied => "fail2ban's socket not accessible".to_string(),
             _ => "fail2ban not checked yet".to_string(),
         });
         let running: Vec<String> = self

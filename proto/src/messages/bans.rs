@@ -24,26 +24,53 @@ pub struct Refused {
     pub detail: String,
 }
 
+/// What a ban or unban changed in one jail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JailChange {
+    pub jail: String,
+    /// Targets fail2ban acknowledged in this jail.
+    pub sent: u64,
+    /// Bans fail2ban counted as new (banning) or lifted (unbanning); the rest
+    /// of `sent` were banned already, or not banned there.
+    pub changed: u64,
+}
+
 /// How a ban or unban request went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BanReport {
-    pub jail: String,
-    /// Distinct targets in the request.
+    /// Distinct targets in the request, valid or not.
     pub requested: u64,
-    /// Targets fail2ban acknowledged.
-    pub sent: u64,
-    /// Bans that fail2ban counted as new (banning) or lifted (unbanning).
-    pub changed: u64,
+    /// Valid targets that passed the allowlist and were sent to fail2ban.
+    pub accepted: u64,
+    /// Per jail, in the order they were worked on: one jail for a ban or an
+    /// unban with a jail, every jail fail2ban runs for an unban without one.
+    pub jails: Vec<JailChange>,
+    /// An unban without a jail: the targets were lifted from every jail.
+    pub all_jails: bool,
     /// The refused targets, at most [`crate::messages::MAX_PAGE`] of them.
     pub refused: Vec<Refused>,
     pub refused_total: u64,
-    /// Set when fail2ban failed part-way: `sent` targets were done before it.
+    /// Set when fail2ban failed part-way; `jails` says how far it got.
     pub error: Option<String>,
 }
 
+impl BanReport {
+    /// Bans made (banning) or lifted (unbanning) over all jails.
+    pub fn changed(&self) -> u64 {
+        self.jails.iter().map(|j| j.changed).sum()
+    }
+
+    /// True when every target ended as asked: nothing refused, nothing failed.
+    pub fn complete(&self) -> bool {
+        self.refused_total == 0 && self.error.is_none()
+    }
+}
+
+/// Which jails ban each of these addresses (at most
+/// [`crate::messages::MAX_PAGE`] per request; clients split longer lists).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BannedQuery {
-    pub address: String,
+    pub addresses: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

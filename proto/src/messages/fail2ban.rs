@@ -8,6 +8,8 @@ pub enum Fail2banState {
     Unknown,
     Up,
     Down,
+    /// fail2ban's socket is there, but bangui may not open it.
+    Denied,
 }
 
 impl Fail2banState {
@@ -16,6 +18,7 @@ impl Fail2banState {
             Fail2banState::Unknown => "unknown",
             Fail2banState::Up => "up",
             Fail2banState::Down => "down",
+            Fail2banState::Denied => "denied",
         }
     }
 }
@@ -30,12 +33,19 @@ pub struct JailCounts {
     pub total_banned: u64,
 }
 
+/// Asks for fail2ban's health: the latest snapshot, or (`live`) one taken now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthQuery {
+    pub live: bool,
+}
+
 /// The latest health snapshot of fail2ban.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fail2banHealth {
     pub state: Fail2banState,
     pub socket: String,
-    /// Unix seconds of the last check.
+    /// Unix seconds when this snapshot was taken (a health check, or a
+    /// refresh after bangui's own bans, unbans and imports).
     pub checked_at: Option<i64>,
     /// Unix seconds since when the state holds.
     pub since: Option<i64>,
@@ -43,7 +53,8 @@ pub struct Fail2banHealth {
     pub jails: Vec<JailCounts>,
     /// Why fail2ban is down, or what the last check could not do.
     pub error: Option<String>,
-    /// Jails bangui bans into that fail2ban has not loaded.
+    /// Jails bangui is told to ban into (`manual_jail`, `blocklist_jail`,
+    /// the sources' jails) that fail2ban has not loaded.
     pub missing_jails: Vec<String>,
     /// What to do about the above, for people.
     pub hint: Option<String>,

@@ -97,6 +97,8 @@ pub struct JobInfo {
     pub last: Option<RunRecord>,
     /// Unix seconds of the next scheduled run; none while disabled.
     pub next_run_at: Option<i64>,
+    /// Runs in a row, newest first, that failed or timed out.
+    pub failures_in_a_row: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

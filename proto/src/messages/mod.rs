@@ -16,7 +16,7 @@ mod status;
 use serde::{Deserialize, Serialize};
 
 pub use auth::{Login, Logout, Setup, SetupState};
-pub use bans::{BanReport, BanRequest, BannedIn, BannedQuery, Refused, UnbanRequest};
+pub use bans::{BanReport, BanRequest, BannedIn, BannedQuery, JailChange, Refused, UnbanRequest};
 pub use blocklist::{
     AddSource, EnableSource, ImportPlan, ImportRunInfo, ListImportRuns, ReasonCount, RemoveSource,
     RunImport, SourceInfo, SourceName, SourceRemoved,
@@ -25,7 +25,9 @@ pub use config::{
     Applies, ConfigEntry, ConfigView, IgnoredSetting, PendingValue, SetSetting, SettingChanged,
     UnsetSetting, ValueSource,
 };
-pub use fail2ban::{Fail2banHealth, Fail2banState, JailCounts, JailStatusInfo, JailStatusQuery};
+pub use fail2ban::{
+    Fail2banHealth, Fail2banState, HealthQuery, JailCounts, JailStatusInfo, JailStatusQuery,
+};
 pub use geo::{
     GeoFlushed, GeoForget, GeoForgotten, GeoInfo, GeoLookup, GeoStatsInfo, GeoUnresolvedQuery,
     IpApiInfo, MaxMindInfo,
@@ -39,7 +41,7 @@ pub use sessions::{
     CreateSession, ListSessions, RevokeSession, SessionCreated, SessionInfo, ShowSession,
     ValidateSession,
 };
-pub use status::{PeerInfo, Pong, StatusInfo};
+pub use status::{FAILING_RUNS, FailingJob, PeerInfo, Pong, StatusInfo};
 
 use crate::WireError;
 
@@ -60,7 +62,7 @@ pub enum Request {
     ListSessions(ListSessions),
     ShowSession(ShowSession),
     RevokeSession(RevokeSession),
-    Fail2banHealth,
+    Fail2banHealth(HealthQuery),
     JailStatus(JailStatusQuery),
     Ban(BanRequest),
     Unban(UnbanRequest),
@@ -116,7 +118,7 @@ impl Request {
             | Request::ValidateSession(_)
             | Request::ListSessions(_)
             | Request::ShowSession(_)
-            | Request::Fail2banHealth
+            | Request::Fail2banHealth(_)
             | Request::JailStatus(_)
             | Request::Banned(_)
             | Request::GeoStats
@@ -153,7 +155,7 @@ impl Request {
             Request::ListSessions(_) => "list_sessions",
             Request::ShowSession(_) => "show_session",
             Request::RevokeSession(_) => "revoke_session",
-            Request::Fail2banHealth => "fail2ban_health",
+            Request::Fail2banHealth(_) => "fail2ban_health",
             Request::JailStatus(_) => "jail_status",
             Request::Ban(_) => "ban",
             Request::Unban(_) => "unban",
@@ -204,7 +206,7 @@ pub enum Response {
     Fail2banHealth(Fail2banHealth),
     JailStatus(JailStatusInfo),
     BanReport(BanReport),
-    BannedIn(BannedIn),
+    BannedIn(Vec<BannedIn>),
     GeoRecords(Vec<GeoInfo>),
     GeoStats(GeoStatsInfo),
     GeoFlushed(GeoFlushed),

@@ -33,5 +33,22 @@ pub struct StatusInfo {
     pub jobs_running: u32,
     /// Jobs whose newest run did not end ok.
     pub jobs_failing: u32,
+    /// Jobs whose newest runs all failed or timed out, at least
+    /// [`FAILING_RUNS`] in a row.
+    pub failing_jobs: Vec<FailingJob>,
+    /// The last write to the database failed for lack of space.
+    pub disk_full: bool,
     pub peer: PeerInfo,
+}
+
+/// Failed runs in a row after which a job counts as failing for `status --check`.
+pub const FAILING_RUNS: u32 = 3;
+
+/// A job that keeps failing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailingJob {
+    pub id: String,
+    pub failures_in_a_row: u32,
+    /// The newest run's error.
+    pub error: Option<String>,
 }

@@ -1,5 +1,6 @@
 use bangui_proto::messages::{
-    BanRequest, BannedIn, BannedQuery, JailCounts, JailStatusInfo, JailStatusQuery, UnbanRequest,
+    BanRequest, BannedIn, BannedQuery, HealthQuery, JailCounts, JailStatusInfo, JailStatusQuery,
+    MAX_PAGE, UnbanRequest,
 };
 use bangui_proto::{ErrorCode, Response, WireError};
 
@@ -8,8 +9,16 @@ use crate::context::Ctx;
 use crate::fail2ban::Fail2banError;
 use crate::targets::Target;
 
-pub fn health(ctx: &Ctx) -> Response {
-    Response::Fail2banHealth(ctx.health.snapshot())
+pub async fn health(ctx: &Ctx, query: HealthQuery) -> Response {
+    if query.live {
+        ctx.bans.refresh_health().await;
+    }
+    // The sources' jails count among the jails bangui is told to use.
+    let jails = ctx.blocklists.jails_in_use().await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot read the blocklist sources' jails");
+        Vec::new()
+    });
+    Response::Fail2banHealth(ctx.health.snapshot(&jails))
 }
 
 pub async fn jail_status(ctx: &Ctx, query: JailStatusQuery) -> Result<Response, WireError> {
@@ -63,23 +72,33 @@ pub async fn unban(ctx: &Ctx, request: UnbanRequest) -> Result<Response, WireErr
 }
 
 pub async fn banned(ctx: &Ctx, query: BannedQuery) -> Result<Response, WireError> {
-    let target = Target::parse(&query.address)
-        .map_err(|e| WireError::new(ErrorCode::InvalidArgument, e.to_string()))?;
-    if !target.is_host() {
+    if query.addresses.is_empty() || query.addresses.len() > MAX_PAGE as usize {
         return Err(WireError::new(
             ErrorCode::InvalidArgument,
-            "give one address, not a network",
+            format!("give between 1 and {MAX_PAGE} addresses per request"),
         ));
+    }
+    let mut targets = Vec::with_capacity(query.addresses.len());
+    for text in &query.addresses {
+        let target = Target::parse(text)
+            .map_err(|e| WireError::new(ErrorCode::InvalidArgument, e.to_string()))?;
+        targets.push(target);
     }
     let jails = ctx
         .fail2ban
-        .banned_in(&target)
+        .banned_in(&targets)
         .await
         .map_err(fail2ban_error)?;
-    Ok(Response::BannedIn(BannedIn {
-        address: target.to_string(),
-        jails,
-    }))
+    Ok(Response::BannedIn(
+        targets
+            .iter()
+            .zip(jails)
+            .map(|(t, jails)| BannedIn {
+                address: t.to_string(),
+                jails,
+            })
+            .collect(),
+    ))
 }
 
 /// fail2ban's failures as the client sees them: down is "unavailable" and

@@ -35,7 +35,7 @@ pub async fn dispatch(
         Request::ListSessions(r) => sessions::list(ctx, r).await,
         Request::ShowSession(r) => sessions::show(ctx, r).await,
         Request::RevokeSession(r) => sessions::revoke(ctx, peer, r).await,
-        Request::Fail2banHealth => Ok(fail2ban::health(ctx)),
+        Request::Fail2banHealth(q) => Ok(fail2ban::health(ctx, q).await),
         Request::JailStatus(r) => fail2ban::jail_status(ctx, r).await,
         Request::Ban(r) => fail2ban::ban(ctx, r).await,
         Request::Unban(r) => fail2ban::unban(ctx, r).await,

@@ -1,5 +1,5 @@
 use bangui_proto::messages::Outcome;
-use bangui_proto::messages::{PeerInfo, Pong, StatusInfo};
+use bangui_proto::messages::{FAILING_RUNS, FailingJob, PeerInfo, Pong, StatusInfo};
 use bangui_proto::{PROTOCOL_VERSION, Response, WireError};
 
 use crate::context::Ctx;
@@ -31,6 +31,16 @@ pub fn status(ctx: &Ctx, peer: &Peer, admin: bool) -> Result<Response, WireError
         jobs_total: count(&|_| true),
         jobs_running: count(&|j| j.running.is_some()),
         jobs_failing: count(&|j| j.last.as_ref().is_some_and(|r| r.outcome != Outcome::Ok)),
+        failing_jobs: jobs
+            .iter()
+            .filter(|j| j.enabled && j.failures_in_a_row >= FAILING_RUNS)
+            .map(|j| FailingJob {
+                id: j.id.clone(),
+                failures_in_a_row: j.failures_in_a_row,
+                error: j.last.as_ref().and_then(|r| r.error.clone()),
+            })
+            .collect(),
+        disk_full: ctx.db.disk_full(),
         peer: PeerInfo {
             uid: peer.uid,
             gid: peer.gid,
