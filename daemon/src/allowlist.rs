@@ -254,7 +254,9 @@ mod tests {
         assert_eq!(kind("93.184.216.0/24"), Some("own-address"));
         assert_eq!(kind("11.22.33.44"), Some("jail-ignoreip"));
         assert_eq!(kind("8.8.8.8"), Some("allowlist"));
-        assert_eq!(kind("0.0.0.0/0"), Some("loopback"));
+        // Broader than any sane ban: said so, not hidden behind "loopback".
+        assert_eq!(kind("0.0.0.0/0"), Some("too-broad"));
+        assert_eq!(kind("2000::/3"), Some("too-broad"));
         assert_eq!(kind("11.22.34.1"), None);
         assert_eq!(kind("2a00:1450::1"), None);
     }

@@ -24,7 +24,7 @@ fn setup_login_validate_logout() {
     );
 
     let short = daemon.ctl_with(&["setup", "--password-stdin"], Some("short"));
-    assert_eq!(short.status.code(), Some(1));
+    assert_eq!(short.status.code(), Some(2));
     assert!(stderr(&short).contains("10 to 1024 characters"));
     let out = daemon.ctl_with(&["setup", "--password-stdin"], Some(PASSWORD));
     assert!(out.status.success(), "{}", describe(&out));
@@ -33,7 +33,7 @@ fn setup_login_validate_logout() {
         &["setup", "--password-stdin"],
         Some("another password here"),
     );
-    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(again.status.code(), Some(2));
     assert!(stderr(&again).contains("--force"), "{}", describe(&again));
 
     let login = daemon.ctl_with(

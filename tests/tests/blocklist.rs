@@ -547,7 +547,7 @@ fn sources_are_managed_from_the_ctl_and_the_config_file() {
     assert_eq!(list[0]["origin"], "config");
     assert_eq!(list[0]["interval_secs"], 6 * 3600);
     let out = r.daemon().ctl(&["blocklist", "remove", "from-config"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("config file"), "{}", describe(&out));
 
     for (args, needle) in [

@@ -159,7 +159,7 @@ fn invalid_values_are_refused_with_the_reason() {
         ("daemon.admin_group", "no-such-group-x", "does not exist"),
     ] {
         let out = daemon.ctl(&["config", "set", key, value]);
-        assert_eq!(out.status.code(), Some(1), "{key}: {}", describe(&out));
+        assert_eq!(out.status.code(), Some(2), "{key}: {}", describe(&out));
         assert!(stderr(&out).contains(reason), "{key}: {}", describe(&out));
     }
     let view = daemon.ctl_json(&["config", "show"]);

@@ -41,10 +41,10 @@ fn ten_thousand_bans_in_chunks_then_unbans() {
     let out = daemon.ctl_with(&["--json", "ban", "-"], Some(&list));
     assert!(out.status.success(), "{}", describe(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["jail"], "bangui-manual");
+    assert_eq!(report["jails"][0]["jail"], "bangui-manual");
     assert_eq!(report["requested"], 10_000);
-    assert_eq!(report["sent"], 10_000);
-    assert_eq!(report["changed"], 10_000);
+    assert_eq!(report["jails"][0]["sent"], 10_000);
+    assert_eq!(report["jails"][0]["changed"], 10_000);
     assert_eq!(report["refused_total"], 0);
 
     let mut banned = server.banned("bangui-manual");
@@ -53,17 +53,46 @@ fn ten_thousand_bans_in_chunks_then_unbans() {
     wanted.sort();
     assert_eq!(banned, wanted, "fail2ban-client sees every address");
     let jails = daemon.ctl_json(&["banned", "11.0.0.1"]);
-    assert_eq!(jails["jails"], serde_json::json!(["bangui-manual"]));
+    assert_eq!(jails[0]["jails"], serde_json::json!(["bangui-manual"]));
+    // Many addresses at once (fail2ban's lists are read once per jail): one
+    // of them not banned makes the answer "no".
+    let mut asked: Vec<String> = addresses(100);
+    asked.push("45.33.32.156".into());
+    let out = daemon.ctl_with(&["--json", "banned", "-"], Some(&asked.join("\n")));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let answers: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let answers = answers.as_array().unwrap();
+    assert_eq!(answers.len(), 101);
+    assert!(
+        answers[..100]
+            .iter()
+            .all(|a| a["jails"] == serde_json::json!(["bangui-manual"]))
+    );
+    assert_eq!(answers[100]["jails"], serde_json::json!([]));
+    let out = daemon.ctl_with(&["banned", "--quiet", "-"], Some(&asked[..100].join("\n")));
+    assert!(
+        out.status.success() && out.stdout.is_empty(),
+        "{}",
+        describe(&out)
+    );
 
     // Banning again changes nothing.
     let again = daemon.ctl_json(&["ban", "11.0.0.1", "11.0.0.2"]);
-    assert_eq!(again["sent"], 2);
-    assert_eq!(again["changed"], 0);
+    assert_eq!(again["jails"][0]["sent"], 2);
+    assert_eq!(again["jails"][0]["changed"], 0);
 
     let out = daemon.ctl_with(&["--json", "unban", "-"], Some(&list));
     assert!(out.status.success(), "{}", describe(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["changed"], 10_000);
+    // No jail given: lifted from every jail that holds them.
+    assert_eq!(report["all_jails"], true);
+    let lifted: u64 = report["jails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["changed"].as_u64().unwrap())
+        .sum();
+    assert_eq!(lifted, 10_000);
     assert!(server.banned("bangui-manual").is_empty());
     let human = daemon.ctl(&["banned", "11.0.0.1"]);
     assert!(
@@ -71,6 +100,7 @@ fn ten_thousand_bans_in_chunks_then_unbans() {
         "{}",
         describe(&human)
     );
+    assert_eq!(human.status.code(), Some(1), "{}", describe(&human));
 }
 
 #[test]
@@ -206,7 +236,8 @@ fn the_allowlist_refuses_each_kind_with_its_reason() {
     wait_state(&daemon, "up");
 
     let own = own.to_string();
-    let report = daemon.ctl_json(&[
+    let out = daemon.ctl(&[
+        "--json",
         "ban",
         "--jail",
         "test-jail",
@@ -215,12 +246,16 @@ fn the_allowlist_refuses_each_kind_with_its_reason() {
         "11.8.0.5",
         "11.9.1.1",
         "not-an-address",
+        "0.0.0.0/0",
         "11.0.0.1",
         "11.0.0.2",
     ]);
-    assert_eq!(report["requested"], 7);
-    assert_eq!(report["sent"], 2);
-    assert_eq!(report["refused_total"], 5);
+    // Some refused: a distinct status, the rest banned all the same.
+    assert_eq!(out.status.code(), Some(8), "{}", describe(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["requested"], 8);
+    assert_eq!(report["accepted"], 2);
+    assert_eq!(report["refused_total"], 6);
     let reason = |target: &str| {
         report["refused"]
             .as_array()
@@ -234,13 +269,18 @@ fn the_allowlist_refuses_each_kind_with_its_reason() {
     assert_eq!(reason("11.8.0.5").as_deref(), Some("jail-ignoreip"));
     assert_eq!(reason("11.9.1.1").as_deref(), Some("allowlist"));
     assert_eq!(reason("not-an-address").as_deref(), Some("invalid"));
+    assert_eq!(reason("0.0.0.0/0").as_deref(), Some("too-broad"));
     let mut banned = server.banned("test-jail");
     banned.sort();
     assert_eq!(banned, ["11.0.0.1", "11.0.0.2"]);
 
     let human = daemon.ctl(&["ban", "--jail", "test-jail", "127.0.0.1"]);
+    assert_eq!(human.status.code(), Some(8), "{}", describe(&human));
+    let text = stdout(&human);
     assert!(
-        stdout(&human).contains("refused 127.0.0.1"),
+        text.contains("refused, not banned: 1")
+            && text.contains("127.0.0.1")
+            && text.contains("loopback"),
         "{}",
         describe(&human)
     );
@@ -326,5 +366,5 @@ fn an_oversize_reply_is_refused_with_a_clear_error() {
     );
     // The next request, on a fresh connection, works.
     let ok = daemon.ctl_json(&["banned", "11.0.0.1"]);
-    assert_eq!(ok["jails"], serde_json::json!(["big"]));
+    assert_eq!(ok[0]["jails"], serde_json::json!(["big"]));
 }

@@ -342,7 +342,7 @@ fn queries_and_statistics_match_a_known_fixture() {
     assert_eq!(ip["geo"]["country_code"], "DE");
 
     let bad = daemon.ctl(&["history", "stats", "--by", "colour"]);
-    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(bad.status.code(), Some(2));
     let bad = daemon.ctl(&["history", "list", "--since", "yesterday-ish"]);
     assert_eq!(bad.status.code(), Some(2));
 }

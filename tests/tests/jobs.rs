@@ -154,5 +154,5 @@ fn unknown_jobs_and_runs_are_not_found() {
     let out = daemon.ctl(&["jobs", "show", "ffffffffffffffff"]);
     assert_eq!(out.status.code(), Some(5), "{}", describe(&out));
     let out = daemon.ctl(&["jobs", "runs", "--limit", "0"]);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
 }

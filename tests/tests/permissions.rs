@@ -66,7 +66,19 @@ fn a_non_admin_peer_reads_but_cannot_mutate() {
     ] {
         let out = as_nobody(&home, args);
         assert_eq!(out.status.code(), Some(4), "{args:?}: {}", describe(&out));
-        assert!(stderr(&out).contains("uid 65534"), "{}", describe(&out));
+        // The command as typed, who you are, and how to be allowed.
+        let err = stderr(&out);
+        let typed = format!(
+            "`bangui-ctl --socket {} {}`",
+            home.socket().display(),
+            args.join(" ")
+        );
+        assert!(err.contains(&typed), "{typed}: {}", describe(&out));
+        assert!(
+            err.contains("you are nobody") && err.contains("sudo"),
+            "{}",
+            describe(&out)
+        );
     }
     assert!(
         daemon

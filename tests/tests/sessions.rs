@@ -80,7 +80,7 @@ fn create_prints_the_token_once_and_refuses_bad_input() {
     assert!(stdout(&out).trim().starts_with("bgt_"));
     assert!(bangui_tests::stderr(&out).contains("shown only this once"));
     let out = daemon.ctl(&["sessions", "create", "--label", "x", "--ttl", "5000d"]);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     let out = daemon.ctl(&["sessions", "create", "--label", "x", "--ttl", "soon"]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
 }

@@ -122,7 +122,7 @@ pub async fn ban(
             "no addresses given: standard input held none",
         ));
     }
-    let single = (targets.len() == 1).then(|| targets[0].clone());
+    let given = targets.clone();
     let mut merged: Option<BanReport> = None;
     let mut failure = None;
     for chunk in bangui_proto::split::chunks(targets, usize::MAX) {
@@ -152,6 +152,18 @@ pub async fn ban(
     }
     let Some(report) = merged else {
         return Err(Failure::usage("no addresses given"));
+    };
+    // One target left after the refusals: name it in the sentence.
+    let single = if report.accepted == 1 && report.refused_total == report.refused.len() as u64 {
+        let refused: std::collections::HashSet<&str> =
+            report.refused.iter().map(|r| r.target.as_str()).collect();
+        let mut left = given.iter().filter(|t| !refused.contains(t.as_str()));
+        match (left.next(), left.next()) {
+            (Some(t), None) => Some(t.clone()),
+            _ => None,
+        }
+    } else {
+        None
     };
     if json {
         output::json(&report)?;

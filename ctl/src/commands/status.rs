@@ -10,7 +10,7 @@ use crate::output;
 
 pub async fn run(daemon: &mut Daemon, check: bool, json: bool) -> Result<(), Failure> {
     if check {
-        return run_check(daemon, json).await.map_err(Failure::for_question);
+        return run_check(daemon, json).await;
     }
     let s = status(daemon).await?;
     let health = super::fail2ban::health(daemon, false).await?;
@@ -93,9 +93,11 @@ async fn status(daemon: &mut Daemon) -> Result<StatusInfo, Failure> {
 
 /// `status --check`: one line, and an exit status monitoring can act on.
 async fn run_check(daemon: &mut Daemon, json: bool) -> Result<(), Failure> {
-    let s = status(daemon).await?;
+    let s = status(daemon).await.map_err(Failure::for_question)?;
     // Asked of fail2ban now: a monitoring check must not trust a snapshot.
-    let health = super::fail2ban::health(daemon, true).await?;
+    let health = super::fail2ban::health(daemon, true)
+        .await
+        .map_err(Failure::for_question)?;
     let problems = problems(&s, &health);
     if json {
         output::json(&serde_json::json!({

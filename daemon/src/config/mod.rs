@@ -326,6 +326,11 @@ impl Config {
             ));
         }
 
+        // A value under an override is checked all the same: it applies the
+        // moment the flag or variable goes away.
+        if let Some(under) = &d.log_level {
+            crate::log_level::normalize(under).map_err(|e| invalid("daemon.log_level", e))?;
+        }
         let given = overrides
             .log_level
             .clone()

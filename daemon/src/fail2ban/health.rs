@@ -70,7 +70,7 @@ impl Health {
             }
             Err(e) if e.is_unavailable() => {
                 self.record_down(clock.now_unix(), &e);
-                Ok(format!("fail2ban is unreachable: {e}"))
+                Ok(format!("fail2ban is down: {e}"))
             }
             Err(e) => {
                 self.record_down(clock.now_unix(), &e);

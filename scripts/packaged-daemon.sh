@@ -1,0 +1,87 @@
+#!/bin/sh
+# Runs inside the throw-away root scripts/check-packages.sh builds (an
+# overlay over /, fresh /run and /tmp): installs the .deb given as $1 for
+# real, checks the units and the packaged config, then runs the installed
+# daemon as the service would and uses it as an operator in group `bangui`
+# with no flags at all. Nothing here reaches the machine outside.
+set -eu
+deb=$1
+
+fail() { echo "packaged-daemon: $*" >&2; exit 1; }
+
+echo "== dpkg -i (throw-away root)"
+dpkg -i "$deb"
+
+echo "== systemd-analyze verify"
+systemd-analyze verify /usr/lib/systemd/system/bangui.service /usr/lib/systemd/system/bangui.socket
+
+echo "== systemd-analyze security"
+systemd-analyze security --offline=true /usr/lib/systemd/system/bangui.service | tee /tmp/security.txt | tail -3
+exposure=$(awk '/Overall exposure level/ {print $(NF-1)}' /tmp/security.txt)
+awk -v e="$exposure" 'BEGIN { exit !(e + 0 <= 2.5) }' || fail "exposure $exposure is above 2.5"
+
+echo "== installed bangui --check-config"
+getent group bangui >/dev/null || fail "postinst did not create the bangui group"
+/usr/bin/bangui --check-config
+
+# An operator as the README describes: a member of group bangui, nothing else.
+useradd --no-create-home --home-dir /nonexistent --shell /bin/sh --groups bangui alice
+useradd --no-create-home --home-dir /nonexistent --shell /bin/sh mallory
+as() {
+    user=$1; shift
+    env -i PATH=/usr/bin:/bin HOME=/nonexistent setpriv --reuid "$user" --regid "$user" --init-groups "$@"
+}
+
+echo "== an operator with no daemon running: the message lists where it looked"
+set +e
+out=$(as alice /usr/bin/bangui-ctl status 2>&1); code=$?
+set -e
+echo "$out"
+[ "$code" -eq 3 ] || fail "bangui-ctl status without a daemon exited $code, not 3"
+echo "$out" | grep -q "/run/bangui/bangui.sock (the system socket)" || fail "the message does not name the system socket"
+echo "$out" | grep -q "tried, in order" || fail "the message does not list what it tried"
+
+echo "== installed daemon in the foreground (as the service runs it)"
+/usr/bin/bangui & pid=$!
+i=0
+until /usr/bin/bangui-ctl ping >/dev/null 2>&1; do
+    i=$((i + 1)); [ $i -lt 100 ] || { kill $pid; fail "the installed daemon did not answer"; }
+    sleep 0.1
+done
+
+echo "== the operator finds it without --socket"
+as alice /usr/bin/bangui-ctl status | tee /tmp/status.txt
+grep -q "socket     /run/bangui/bangui.sock" /tmp/status.txt || fail "status does not show the system socket"
+grep -q "read-only" /tmp/status.txt || fail "alice should be a read-only operator"
+
+echo "== a change as the operator is refused, in the operator's words"
+set +e
+out=$(as alice /usr/bin/bangui-ctl jobs run health_check 2>&1); code=$?
+set -e
+echo "$out"
+[ "$code" -eq 4 ] || fail "jobs run as a reader exited $code, not 4"
+echo "$out" | grep -q '`bangui-ctl jobs run health_check`' || fail "the refusal does not name the command as typed"
+echo "$out" | grep -q "sudo" || fail "the refusal does not say how to be allowed"
+
+echo "== someone outside the group may not connect"
+set +e
+out=$(as mallory /usr/bin/bangui-ctl status 2>&1); code=$?
+set -e
+echo "$out"
+[ "$code" -eq 4 ] || fail "an outsider got exit $code, not 4"
+
+echo "== monitoring check (fail2ban is not running here: critical)"
+set +e
+out=$(as alice /usr/bin/bangui-ctl status --check 2>&1); code=$?
+set -e
+echo "$out"
+[ "$code" -eq 1 ] || fail "status --check without fail2ban exited $code, not 1"
+echo "$out" | grep -q "^CRITICAL: fail2ban is down" || fail "status --check does not say fail2ban is down"
+
+kill -TERM $pid
+wait $pid
+
+echo "== dpkg --purge"
+dpkg --purge bangui
+[ ! -e /var/lib/bangui ] || fail "purge left /var/lib/bangui"
+echo "packaged daemon ok"
