@@ -4,6 +4,7 @@
 //! chunks small enough to keep its socket responsive.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use bangui_proto::messages::{BanReport, JailChange, MAX_PAGE, Refused};
@@ -23,7 +24,29 @@ pub struct Bans {
     /// Swapped whole on a reload; a screening in progress keeps the one it took.
     allowlist: Arc<RwLock<Arc<Allowlist>>>,
     batching: Batching,
+    /// The batch size the last request ended with.
+    learned: Arc<AtomicUsize>,
     default_jail: String,
+}
+
+/// A ban or unban request's report, and per jail the targets known to have
+/// changed (from batches fail2ban counted whole), for the history.
+pub struct Done {
+    pub report: BanReport,
+    pub exact: Vec<(String, Vec<Changed>)>,
+}
+
+/// Targets one batch changed, and when it was sent (unix seconds).
+pub struct Changed {
+    pub at: i64,
+    pub targets: Vec<Target>,
+}
+
+/// What one jail's batches did.
+struct JailRun {
+    change: JailChange,
+    exact: Vec<Changed>,
+    error: Option<String>,
 }
 
 /// Targets split into those to send and those refused.
@@ -47,6 +70,7 @@ impl Bans {
             clock,
             allowlist: Arc::new(RwLock::new(Arc::new(allowlist))),
             batching,
+            learned: Arc::new(AtomicUsize::new(batching.first)),
             default_jail,
         }
     }
@@ -137,7 +161,7 @@ impl Bans {
         &self,
         jail: Option<String>,
         inputs: &[String],
-    ) -> Result<BanReport, Fail2banError> {
+    ) -> Result<Done, Fail2banError> {
         let started = std::time::Instant::now();
         let jail = self.jail_or_default(jail);
         let parsed = Bans::parse(inputs);
@@ -147,7 +171,8 @@ impl Bans {
         for refusal in &screened.refused {
             tracing::info!(jail = %jail, target = %refusal.target, reason = %refusal.reason, "ban refused");
         }
-        let (change, error) = self.in_chunks(&jail, &screened.accepted, true).await;
+        let run = self.in_chunks(&jail, &screened.accepted, true).await;
+        let change = &run.change;
         tracing::info!(
             jail = %jail,
             sent = change.sent,
@@ -158,14 +183,17 @@ impl Bans {
             "ban request done"
         );
         self.refresh_health().await;
-        Ok(report(
-            requested,
-            screened.accepted.len(),
-            vec![change],
-            false,
-            screened.refused,
-            error,
-        ))
+        Ok(Done {
+            report: report(
+                requested,
+                screened.accepted.len(),
+                vec![run.change],
+                false,
+                screened.refused,
+                run.error,
+            ),
+            exact: vec![(jail, run.exact)],
+        })
     }
 
     /// Takes fail2ban's health snapshot again, so that `status` shows what
@@ -183,7 +211,7 @@ impl Bans {
         &self,
         jail: Option<String>,
         inputs: &[String],
-    ) -> Result<BanReport, Fail2banError> {
+    ) -> Result<Done, Fail2banError> {
         let parsed = Bans::parse(inputs);
         let requested = parsed.accepted.len() + parsed.refused.len();
         let all_jails = jail.is_none();
@@ -196,46 +224,64 @@ impl Bans {
             None => self.fail2ban.jails().await?,
         };
         let mut changes = Vec::with_capacity(jails.len());
+        let mut exact = Vec::new();
         let mut error = None;
         for jail in jails {
-            let (change, failed) = self.in_chunks(&jail, &parsed.accepted, false).await;
-            tracing::info!(jail = %change.jail, sent = change.sent, unbanned = change.changed, "unban done in jail");
-            changes.push(change);
-            if failed.is_some() {
-                error = failed;
+            let run = self.in_chunks(&jail, &parsed.accepted, false).await;
+            let c = &run.change;
+            tracing::info!(jail = %c.jail, sent = c.sent, unbanned = c.changed, "unban done in jail");
+            exact.push((jail, run.exact));
+            changes.push(run.change);
+            if run.error.is_some() {
+                error = run.error;
                 break;
             }
         }
         self.refresh_health().await;
-        Ok(report(
-            requested,
-            parsed.accepted.len(),
-            changes,
-            all_jails,
-            parsed.refused,
-            error,
-        ))
+        Ok(Done {
+            report: report(
+                requested,
+                parsed.accepted.len(),
+                changes,
+                all_jails,
+                parsed.refused,
+                error,
+            ),
+            exact,
+        })
+    }
+
+    /// The targets an unban would lift (the valid ones), for the history.
+    pub fn valid_targets(inputs: &[String]) -> Vec<Target> {
+        Bans::parse(inputs).accepted
     }
 
     /// Sends `targets` in batches sized by [`Batching`]; stops at the first
     /// failure and says how far it got.
-    async fn in_chunks(
-        &self,
-        jail: &str,
-        targets: &[Target],
-        ban: bool,
-    ) -> (JailChange, Option<String>) {
+    async fn in_chunks(&self, jail: &str, targets: &[Target], ban: bool) -> JailRun {
         let mut sent = 0;
         let mut changed = 0;
-        let done = |sent: usize, changed: u64| JailChange {
-            jail: jail.to_string(),
-            sent: sent as u64,
-            changed,
-        };
-        let mut size = self.batching.first;
+        let mut exact = Vec::new();
+        let done =
+            |sent: usize, changed: u64, exact: Vec<Changed>, error: Option<String>| JailRun {
+                change: JailChange {
+                    jail: jail.to_string(),
+                    sent: sent as u64,
+                    changed,
+                },
+                exact,
+                error,
+            };
+        // Where the last request left off: a long list split into several
+        // requests keeps the size fail2ban was measured to take.
+        let mut size = self.learned.load(Ordering::Relaxed).clamp(
+            self.batching.first,
+            self.batching.max.max(self.batching.first),
+        );
         while sent < targets.len() {
             let chunk = &targets[sent..(sent + size).min(targets.len())];
             let started = std::time::Instant::now();
+            let at = self.clock.now_unix();
             let result = if ban {
                 self.fail2ban.ban(jail, chunk).await
             } else {
@@ -245,15 +291,24 @@ impl Bans {
                 Ok(n) => {
                     sent += chunk.len();
                     changed += n;
+                    // fail2ban counts per batch: when it counted every one,
+                    // each target is known to have changed.
+                    if n == chunk.len() as u64 {
+                        exact.push(Changed {
+                            at,
+                            targets: chunk.to_vec(),
+                        });
+                    }
                     size = self.batching.next(chunk.len(), started.elapsed());
+                    self.learned.store(size, Ordering::Relaxed);
                 }
                 Err(e) => {
                     tracing::warn!(jail, sent, error = %e, "fail2ban failed part-way through a batch");
-                    return (done(sent, changed), Some(e.to_string()));
+                    return done(sent, changed, exact, Some(e.to_string()));
                 }
             }
         }
-        (done(sent, changed), None)
+        done(sent, changed, exact, None)
     }
 }
 
@@ -373,7 +428,7 @@ mod tests {
         inputs.push("11.0.0.1".into()); // a duplicate
         inputs.push("10.0.0.1".into()); // private
         inputs.push("junk".into());
-        let report = bans.ban(None, &inputs).await.unwrap();
+        let report = bans.ban(None, &inputs).await.unwrap().report;
         assert_eq!(report.jails[0].jail, "manual");
         assert_eq!(report.requested, 252);
         assert_eq!(report.accepted, 250);

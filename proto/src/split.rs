@@ -10,7 +10,7 @@ use crate::{DECODE_LIMIT, MAX_FRAME_LEN};
 /// the rest of the request.
 const ENCODED_BUDGET: usize = MAX_FRAME_LEN / 2;
 /// Decoded bytes one request's items may claim, well under the limit.
-const DECODED_BUDGET: usize = DECODE_LIMIT / 4;
+const DECODED_BUDGET: usize = DECODE_LIMIT / 2;
 /// What the decoder claims for a `String` besides its bytes.
 const STRING_OVERHEAD: usize = std::mem::size_of::<String>();
 /// The most a length prefix takes in bincode's variable-length encoding.

@@ -177,6 +177,7 @@ fn history_row() -> HistoryRow {
         failures: Some(5),
         country_code: Some("DE".into()),
         asn: None,
+        unbanned_at: Some(1_700_000_300),
     }
 }
 

@@ -493,7 +493,7 @@ fn bad_downloads_fail_cleanly_and_change_nothing() {
         .ctl(&["--json", "blocklist", "run", "gone", "--wait"]);
     assert_eq!(out.status.code(), Some(7), "{}", describe(&out));
     assert!(
-        stdout(&out).contains("download failed"),
+        stdout(&out).contains("download of http://127.0.0.1:9/list.txt failed"),
         "{}",
         describe(&out)
     );

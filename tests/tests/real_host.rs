@@ -545,3 +545,56 @@ fn ctrl_c_while_waiting_says_the_import_goes_on() {
     let runs = daemon.ctl_json(&["blocklist", "runs", "slow"]);
     assert_eq!(runs[0]["status"], "running", "{runs}");
 }
+
+#[test]
+fn bans_made_and_lifted_through_bangui_reach_the_history_at_once() {
+    // No scheduled sync: only what bangui records itself can explain the rows.
+    let (_home, _conf, server, daemon) = rig("1h", "[jobs.history_sync]\nenabled = false\n");
+    let bans_of = |ip: &str| -> Vec<Value> {
+        daemon.ctl_json(&["history", "ip", ip])["bans"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    // Banned and lifted through bangui before any sync: fail2ban keeps no row.
+    let out = daemon.ctl(&["ban", "45.33.32.156"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = daemon.ctl(&["unban", "45.33.32.156"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let rows = bans_of("45.33.32.156");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["jail"], "bangui-manual");
+    assert!(rows[0]["unbanned_at"].is_i64(), "{rows:?}");
+    // A fail2ban jail's own ban, lifted with bangui-ctl before any sync.
+    server
+        .client(&["set", "sshd-test", "banip", "45.33.32.157"])
+        .unwrap();
+    wait_for("fail2ban to store its ban", || {
+        server.has_stored("sshd-test", "45.33.32.157").then_some(())
+    });
+    let out = daemon.ctl(&["unban", "45.33.32.157"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let rows = bans_of("45.33.32.157");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["jail"], "sshd-test");
+    assert!(rows[0]["unbanned_at"].is_i64(), "{rows:?}");
+    // A ban in force: recorded now, and the sync later adopts fail2ban's row
+    // for it instead of adding a second.
+    let out = daemon.ctl(&["ban", "45.33.32.158"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(bans_of("45.33.32.158").len(), 1);
+    wait_for("fail2ban to store the ban", || {
+        server
+            .has_stored("bangui-manual", "45.33.32.158")
+            .then_some(())
+    });
+    let out = daemon.ctl(&["jobs", "run", "history_sync", "--wait"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    for ip in ["45.33.32.156", "45.33.32.157", "45.33.32.158"] {
+        assert_eq!(bans_of(ip).len(), 1, "{ip}: one row per ban after the sync");
+    }
+    let kept = bans_of("45.33.32.158");
+    assert!(kept[0]["unbanned_at"].is_null(), "{kept:?}");
+    let list = stdout(&daemon.ctl(&["history", "list", "--ip", "45.33.32.156"]));
+    assert!(list.contains("LIFTED") && list.contains("after "), "{list}");
+}

@@ -147,6 +147,7 @@ fn print_rows(rows: &[HistoryRow]) {
         "JAIL",
         "ADDRESS",
         "FOR",
+        "LIFTED",
         "COUNT",
         "FAILURES",
         "COUNTRY",
@@ -163,6 +164,16 @@ fn print_rows(rows: &[HistoryRow]) {
             } else {
                 output::short(Duration::from_secs(r.bantime as u64))
             },
+            r.unbanned_at
+                .map(|t| {
+                    format!(
+                        "after {}",
+                        output::short(Duration::from_secs(
+                            t.saturating_sub(r.time_of_ban).max(0) as u64
+                        ))
+                    )
+                })
+                .unwrap_or_else(|| "-".into()),
             r.bancount.to_string(),
             r.failures.map(|f| f.to_string()).unwrap_or_default(),
             r.country_code.clone().unwrap_or_else(|| "-".into()),

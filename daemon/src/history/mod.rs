@@ -1,6 +1,7 @@
 //! Ban history: fail2ban's `bans` table copied into bangui's archive by the
 //! history_sync job, and the queries over it.
 
+mod own;
 pub mod source;
 pub mod store;
 

@@ -114,22 +114,40 @@ impl Fail2banDb {
             "SELECT rowid, jail, ip, timeofban, bantime, bancount, data FROM bans
              WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
         )?;
-        let rows = stmt.query_map(rusqlite::params![after, PAGE as i64], |r| {
-            let data: Option<String> = r.get::<_, Option<String>>(6).unwrap_or(None);
-            let (failures, matches) = data.as_deref().map(parse_data).unwrap_or((None, None));
-            Ok(BanRow {
-                rowid: r.get(0)?,
-                jail: r.get(1)?,
-                ip: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                time_of_ban: r.get(3)?,
-                bantime: r.get(4)?,
-                bancount: r.get(5)?,
-                failures,
-                matches,
-            })
-        })?;
+        let rows = stmt.query_map(rusqlite::params![after, PAGE as i64], read_ban_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    /// Every row fail2ban holds now for these addresses (any jail), read
+    /// [`PAGE`] addresses at a time through fail2ban's index on `ip`.
+    pub fn rows_for(&self, ips: &[String]) -> Result<Vec<BanRow>, SourceError> {
+        let mut out = Vec::new();
+        for chunk in ips.chunks(PAGE) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let mut stmt = self.conn.prepare(&format!(
+                "SELECT rowid, jail, ip, timeofban, bantime, bancount, data FROM bans
+                 WHERE ip IN ({marks}) ORDER BY rowid"
+            ))?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(chunk), read_ban_row)?;
+            out.extend(rows.collect::<Result<Vec<_>, _>>()?);
+        }
+        Ok(out)
+    }
+}
+
+fn read_ban_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BanRow> {
+    let data: Option<String> = r.get::<_, Option<String>>(6).unwrap_or(None);
+    let (failures, matches) = data.as_deref().map(parse_data).unwrap_or((None, None));
+    Ok(BanRow {
+        rowid: r.get(0)?,
+        jail: r.get(1)?,
+        ip: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+        time_of_ban: r.get(3)?,
+        bantime: r.get(4)?,
+        bancount: r.get(5)?,
+        failures,
+        matches,
+    })
 }
 
 /// fail2ban's `data` JSON: the failure count and the matched lines (clipped).

@@ -66,29 +66,7 @@ fn archive_in(
     now: i64,
     cutoff: i64,
 ) -> Result<Vec<String>, StoreError> {
-    let mut fresh = Vec::new();
-    {
-        let mut insert = tx.prepare_cached(
-            "INSERT OR IGNORE INTO ban_history
-                (jail, ip, time_of_ban, bantime, bancount, failures, matches, synced_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
-        for r in rows.iter().filter(|r| r.time_of_ban >= cutoff) {
-            if insert.execute(params![
-                r.jail,
-                r.ip,
-                r.time_of_ban,
-                r.bantime,
-                r.bancount,
-                r.failures,
-                r.matches,
-                now
-            ])? > 0
-            {
-                fresh.push(r.ip.clone());
-            }
-        }
-    }
+    let fresh = archive_rows(tx, rows, now, cutoff)?;
     if let Some(last) = rows.last() {
         tx.execute(
             "UPDATE history_sync SET last_rowid = ?1, last_jail = ?2, last_ip = ?3, last_time = ?4
@@ -97,6 +75,157 @@ fn archive_in(
         )?;
     }
     Ok(fresh)
+}
+
+/// How far apart bangui's clock at a ban and fail2ban's time of ban for it
+/// may be: the batch's own duration and the rounding of both.
+const ADOPT_WINDOW_SECS: i64 = 5;
+
+/// Archives rows of fail2ban's `bans` (each once, by its key). A row bangui
+/// recorded itself for the same ban (same address and jail, time of ban
+/// within [`ADOPT_WINDOW_SECS`]) gives way to fail2ban's, which is exact,
+/// and passes on when bangui lifted it.
+fn archive_rows(
+    conn: &Connection,
+    rows: &[BanRow],
+    now: i64,
+    cutoff: i64,
+) -> Result<Vec<String>, StoreError> {
+    let mut fresh = Vec::new();
+    // Checked once: with no row of bangui's own waiting, the sync costs what it did.
+    let own_waiting: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM ban_history WHERE origin = 'bangui')",
+        [],
+        |r| r.get(0),
+    )?;
+    let mut insert = conn.prepare_cached(
+        "INSERT OR IGNORE INTO ban_history
+            (jail, ip, time_of_ban, bantime, bancount, failures, matches, synced_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for r in rows.iter().filter(|r| r.time_of_ban >= cutoff) {
+        let inserted = insert.execute(params![
+            r.jail,
+            r.ip,
+            r.time_of_ban,
+            r.bantime,
+            r.bancount,
+            r.failures,
+            r.matches,
+            now
+        ])? > 0;
+        if own_waiting {
+            adopt(conn, r, now)?;
+        }
+        if inserted {
+            fresh.push(r.ip.clone());
+        }
+    }
+    Ok(fresh)
+}
+
+/// Folds bangui's own row for the ban `r` into fail2ban's row for it.
+fn adopt(conn: &Connection, r: &BanRow, now: i64) -> Result<(), StoreError> {
+    // The same second: the own row holds the key; it becomes fail2ban's row.
+    conn.prepare_cached(
+        "UPDATE ban_history SET bantime = ?4, bancount = ?5, failures = ?6, matches = ?7,
+            synced_at = ?8, origin = 'fail2ban'
+         WHERE ip = ?1 AND jail = ?2 AND time_of_ban = ?3 AND origin = 'bangui'",
+    )?
+    .execute(params![
+        r.ip,
+        r.jail,
+        r.time_of_ban,
+        r.bantime,
+        r.bancount,
+        r.failures,
+        r.matches,
+        now
+    ])?;
+    let (from, to) = (
+        r.time_of_ban - ADOPT_WINDOW_SECS,
+        r.time_of_ban + ADOPT_WINDOW_SECS,
+    );
+    conn.prepare_cached(
+        "UPDATE ban_history SET unbanned_at = coalesce(unbanned_at,
+             (SELECT max(o.unbanned_at) FROM ban_history o
+              WHERE o.origin = 'bangui' AND o.ip = ?1 AND o.jail = ?2
+                AND o.time_of_ban BETWEEN ?4 AND ?5))
+         WHERE ip = ?1 AND jail = ?2 AND time_of_ban = ?3 AND origin = 'fail2ban'",
+    )?
+    .execute(params![r.ip, r.jail, r.time_of_ban, from, to])?;
+    conn.prepare_cached(
+        "DELETE FROM ban_history WHERE origin = 'bangui' AND ip = ?1 AND jail = ?2
+            AND time_of_ban BETWEEN ?3 AND ?4",
+    )?
+    .execute(params![r.ip, r.jail, from, to])?;
+    Ok(())
+}
+
+/// Archives rows read from fail2ban outside the sync (before bangui lifts
+/// their bans), without moving the sync's watermark.
+pub fn archive_unwatermarked(
+    conn: &mut Connection,
+    rows: &[BanRow],
+    now: i64,
+    cutoff: i64,
+) -> Result<Vec<String>, StoreError> {
+    let tx = conn.transaction()?;
+    let fresh = archive_rows(&tx, rows, now, cutoff)?;
+    tx.commit()?;
+    Ok(fresh)
+}
+
+/// Records bans bangui just made (fail2ban counted them new), at `time`.
+pub fn record_own_bans(
+    conn: &mut Connection,
+    jail: &str,
+    ips: &[String],
+    time: i64,
+    bantime: i64,
+) -> Result<Vec<String>, StoreError> {
+    let tx = conn.transaction()?;
+    let mut fresh = Vec::new();
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT OR IGNORE INTO ban_history
+                (jail, ip, time_of_ban, bantime, bancount, synced_at, origin)
+             VALUES (?1, ?2, ?3, ?4, 1, ?3, 'bangui')",
+        )?;
+        for ip in ips {
+            if insert.execute(params![jail, ip, time, bantime])? > 0 {
+                fresh.push(ip.clone());
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(fresh)
+}
+
+/// Records that bangui lifted these bans in `jail` at `now`: on each
+/// address's newest archived ban there that was still in force.
+pub fn record_own_unbans(
+    conn: &mut Connection,
+    jail: &str,
+    ips: &[String],
+    now: i64,
+) -> Result<u64, StoreError> {
+    let tx = conn.transaction()?;
+    let mut marked = 0;
+    {
+        let mut mark = tx.prepare_cached(
+            "UPDATE ban_history SET unbanned_at = ?3
+             WHERE id = (SELECT id FROM ban_history WHERE ip = ?1 AND jail = ?2
+                         ORDER BY time_of_ban DESC LIMIT 1)
+               AND unbanned_at IS NULL
+               AND (bantime < 0 OR time_of_ban + bantime > ?3)",
+        )?;
+        for ip in ips {
+            marked += mark.execute(params![ip, jail, now])? as u64;
+        }
+    }
+    tx.commit()?;
+    Ok(marked)
 }
 
 /// Rolls rows older than `cutoff` up into `history_daily`, then deletes them.
@@ -154,8 +283,8 @@ pub fn sync_info(conn: &Connection) -> Result<HistorySyncInfo, StoreError> {
     })
 }
 
-const ROW: &str =
-    "h.id, h.jail, h.ip, h.time_of_ban, h.bantime, h.bancount, h.failures, c.code, g.asn";
+const ROW: &str = "h.id, h.jail, h.ip, h.time_of_ban, h.bantime, h.bancount, h.failures, c.code, g.asn, \
+     h.unbanned_at";
 const GEO_JOIN: &str =
     "LEFT JOIN geo_cache g ON g.ip = h.ip LEFT JOIN geo_countries c ON c.id = g.country_id";
 
@@ -174,6 +303,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryRow> {
         asn: r
             .get::<_, Option<i64>>(8)?
             .and_then(|a| u32::try_from(a).ok()),
+        unbanned_at: r.get(9)?,
     })
 }
 

@@ -31,6 +31,9 @@ pub struct HistoryRow {
     pub failures: Option<u32>,
     pub country_code: Option<String>,
     pub asn: Option<u32>,
+    /// Unix seconds when the ban was lifted through bangui; none when it
+    /// expired, was lifted by fail2ban itself, or is in force.
+    pub unbanned_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@ use bangui_proto::messages::{
 use bangui_proto::{ErrorCode, Response, WireError};
 
 use super::page;
+use crate::bans::Bans;
 use crate::context::Ctx;
 use crate::fail2ban::Fail2banError;
 use crate::targets::Target;
@@ -54,21 +55,42 @@ pub async fn ban(ctx: &Ctx, request: BanRequest) -> Result<Response, WireError> 
             .filter(Target::is_host)
             .map(|t| t.net().addr()),
     );
-    let report = ctx
+    let done = ctx
         .bans
         .ban(request.jail, &request.targets)
         .await
         .map_err(fail2ban_error)?;
-    Ok(Response::BanReport(report))
+    // Into the archive now: fail2ban forgets a ban's row once it is lifted.
+    for (jail, batches) in &done.exact {
+        if batches.is_empty() {
+            continue;
+        }
+        let bantime = ctx.fail2ban.bantime(jail).await.unwrap_or(0);
+        for batch in batches {
+            ctx.history
+                .record_bans(jail, &batch.targets, batch.at, bantime)
+                .await;
+        }
+    }
+    Ok(Response::BanReport(done.report))
 }
 
 pub async fn unban(ctx: &Ctx, request: UnbanRequest) -> Result<Response, WireError> {
-    let report = ctx
+    // What fail2ban holds for these bans goes with them: archive it first.
+    ctx.history
+        .before_unban(&Bans::valid_targets(&request.targets))
+        .await;
+    let done = ctx
         .bans
         .unban(request.jail, &request.targets)
         .await
         .map_err(fail2ban_error)?;
-    Ok(Response::BanReport(report))
+    for (jail, batches) in &done.exact {
+        for batch in batches {
+            ctx.history.record_unbans(jail, &batch.targets).await;
+        }
+    }
+    Ok(Response::BanReport(done.report))
 }
 
 pub async fn banned(ctx: &Ctx, query: BannedQuery) -> Result<Response, WireError> {
