@@ -31,13 +31,19 @@ as() {
     user=$1; shift
     env -i PATH=/usr/bin:/bin HOME=/nonexistent setpriv --reuid "$user" --regid "$user" --init-groups "$@"
 }
+# try USER WANTED_STATUS COMMAND…: runs it as USER, prints and keeps its output
+# in $out, and fails unless it exits WANTED_STATUS.
+try() {
+    user=$1; wanted=$2; shift 2
+    set +e
+    out=$(as "$user" "$@" 2>&1); code=$?
+    set -e
+    echo "$out"
+    [ "$code" -eq "$wanted" ] || fail "$* as $user exited $code, not $wanted"
+}
 
 echo "== an operator with no daemon running: the message lists where it looked"
-set +e
-out=$(as alice /usr/bin/bangui-ctl status 2>&1); code=$?
-set -e
-echo "$out"
-[ "$code" -eq 3 ] || fail "bangui-ctl status without a daemon exited $code, not 3"
+try alice 3 /usr/bin/bangui-ctl status
 echo "$out" | grep -q "/run/bangui/bangui.sock (the system socket)" || fail "the message does not name the system socket"
 echo "$out" | grep -q "tried, in order" || fail "the message does not list what it tried"
 
@@ -55,27 +61,15 @@ grep -q "socket     /run/bangui/bangui.sock" /tmp/status.txt || fail "status doe
 grep -q "read-only" /tmp/status.txt || fail "alice should be a read-only operator"
 
 echo "== a change as the operator is refused, in the operator's words"
-set +e
-out=$(as alice /usr/bin/bangui-ctl jobs run health_check 2>&1); code=$?
-set -e
-echo "$out"
-[ "$code" -eq 4 ] || fail "jobs run as a reader exited $code, not 4"
+try alice 4 /usr/bin/bangui-ctl jobs run health_check
 echo "$out" | grep -q '`bangui-ctl jobs run health_check`' || fail "the refusal does not name the command as typed"
 echo "$out" | grep -q "sudo" || fail "the refusal does not say how to be allowed"
 
 echo "== someone outside the group may not connect"
-set +e
-out=$(as mallory /usr/bin/bangui-ctl status 2>&1); code=$?
-set -e
-echo "$out"
-[ "$code" -eq 4 ] || fail "an outsider got exit $code, not 4"
+try mallory 4 /usr/bin/bangui-ctl status
 
 echo "== monitoring check (fail2ban is not running here: critical)"
-set +e
-out=$(as alice /usr/bin/bangui-ctl status --check 2>&1); code=$?
-set -e
-echo "$out"
-[ "$code" -eq 1 ] || fail "status --check without fail2ban exited $code, not 1"
+try alice 1 /usr/bin/bangui-ctl status --check
 echo "$out" | grep -q "^CRITICAL: fail2ban is down" || fail "status --check does not say fail2ban is down"
 
 kill -TERM $pid

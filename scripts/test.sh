@@ -27,6 +27,8 @@ need setpriv util-linux
 need fail2ban-server fail2ban
 need python3 python3
 need unshare util-linux
+need script bsdutils
+need useradd passwd
 need systemd-socket-activate systemd
 need systemd-analyze systemd
 need lintian lintian

@@ -114,10 +114,10 @@ async fn dispatch(daemon: &mut Daemon, command: Command, json: bool) -> Result<(
         Command::Jobs(command) => commands::jobs::run(daemon, command, json).await,
         Command::Sessions(command) => commands::sessions::run(daemon, command, json).await,
         Command::Fail2ban(command) => commands::fail2ban::run(daemon, command, json).await,
-        Command::Ban(args) => commands::fail2ban::ban(daemon, args, false, json).await,
-        Command::Unban(args) => commands::fail2ban::ban(daemon, args, true, json).await,
+        Command::Ban(args) => commands::bans::ban(daemon, args, false, json).await,
+        Command::Unban(args) => commands::bans::ban(daemon, args, true, json).await,
         Command::Banned { addresses, quiet } => {
-            commands::fail2ban::banned(daemon, addresses, quiet, json).await
+            commands::bans::banned(daemon, addresses, quiet, json).await
         }
         Command::Geo(command) => commands::geo::run(daemon, command, json).await,
         Command::Blocklist(command) => commands::blocklist::run(daemon, command, json).await,

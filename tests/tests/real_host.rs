@@ -598,3 +598,42 @@ fn bans_made_and_lifted_through_bangui_reach_the_history_at_once() {
     let list = stdout(&daemon.ctl(&["history", "list", "--ip", "45.33.32.156"]));
     assert!(list.contains("LIFTED") && list.contains("after "), "{list}");
 }
+
+#[test]
+fn removing_a_big_source_shows_its_unbans_progress_on_a_terminal() {
+    let script = std::path::Path::new("/usr/bin/script");
+    assert!(
+        script.exists(),
+        "/usr/bin/script is missing: apt-get install bsdutils (it gives the ctl a terminal)"
+    );
+    let lists = ListServer::start();
+    let entries: Vec<String> = addresses(30_000);
+    lists.set_lines("big.txt", &entries);
+    let (_home, _conf, server, daemon) = rig("1h", "");
+    daemon.ctl(&["blocklist", "add", "big", &lists.url("big.txt")]);
+    let out = daemon.ctl(&["blocklist", "run", "big", "--wait"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let last = entries.last().unwrap();
+    wait_for("fail2ban to store the bans", || {
+        server.has_stored("bangui-blocklist", last).then_some(())
+    });
+    // `script` runs the ctl on a pseudo-terminal and copies what it drew.
+    let command = format!(
+        "{} --socket {} blocklist remove big --unban",
+        bin("bangui-ctl").display(),
+        daemon.socket.display()
+    );
+    let out = Command::new(script)
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let drawn = stdout(&out);
+    assert!(
+        drawn.contains("big unbanning"),
+        "no progress drawn: {drawn}"
+    );
+    assert!(drawn.contains("removed big; 30000 unbanned"), "{drawn}");
+    assert!(server.banned("bangui-blocklist").is_empty());
+}

@@ -4,7 +4,7 @@ use bangui_proto::messages::{
 use bangui_proto::{Request, Response};
 
 use crate::cli::GeoCommand;
-use crate::commands::fail2ban::expand;
+use crate::commands::bans::expand;
 use crate::connect::{Daemon, unexpected};
 use crate::exit::Failure;
 use crate::output;

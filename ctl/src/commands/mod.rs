@@ -1,6 +1,7 @@
 //! One module per command group.
 
 pub mod auth;
+pub mod bans;
 pub mod blocklist;
 pub mod config;
 pub mod fail2ban;

@@ -100,20 +100,11 @@ fn archive_rows(
     )?;
     let mut insert = conn.prepare_cached(
         "INSERT OR IGNORE INTO ban_history
-            (jail, ip, time_of_ban, bantime, bancount, failures, matches, synced_at)
+            (ip, jail, time_of_ban, bantime, bancount, failures, matches, synced_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     for r in rows.iter().filter(|r| r.time_of_ban >= cutoff) {
-        let inserted = insert.execute(params![
-            r.jail,
-            r.ip,
-            r.time_of_ban,
-            r.bantime,
-            r.bancount,
-            r.failures,
-            r.matches,
-            now
-        ])? > 0;
+        let inserted = insert.execute(row_values(r, &now))? > 0;
         if own_waiting {
             adopt(conn, r, now)?;
         }
@@ -124,6 +115,21 @@ fn archive_rows(
     Ok(fresh)
 }
 
+/// A fail2ban row as statement parameters ?1 to ?8: ip, jail, time of ban,
+/// bantime, bancount, failures, matches, and the time it was archived.
+fn row_values<'a>(r: &'a BanRow, now: &'a i64) -> [&'a dyn rusqlite::ToSql; 8] {
+    [
+        &r.ip,
+        &r.jail,
+        &r.time_of_ban,
+        &r.bantime,
+        &r.bancount,
+        &r.failures,
+        &r.matches,
+        now,
+    ]
+}
+
 /// Folds bangui's own row for the ban `r` into fail2ban's row for it.
 fn adopt(conn: &Connection, r: &BanRow, now: i64) -> Result<(), StoreError> {
     // The same second: the own row holds the key; it becomes fail2ban's row.
@@ -132,16 +138,7 @@ fn adopt(conn: &Connection, r: &BanRow, now: i64) -> Result<(), StoreError> {
             synced_at = ?8, origin = 'fail2ban'
          WHERE ip = ?1 AND jail = ?2 AND time_of_ban = ?3 AND origin = 'bangui'",
     )?
-    .execute(params![
-        r.ip,
-        r.jail,
-        r.time_of_ban,
-        r.bantime,
-        r.bancount,
-        r.failures,
-        r.matches,
-        now
-    ])?;
+    .execute(row_values(r, &now))?;
     let (from, to) = (
         r.time_of_ban - ADOPT_WINDOW_SECS,
         r.time_of_ban + ADOPT_WINDOW_SECS,

@@ -10,6 +10,9 @@ use crate::context::Ctx;
 use crate::fail2ban::Fail2banError;
 use crate::targets::Target;
 
+/// Largest manual ban whose rows are archived at once (see [`ban`]).
+const RECORD_AT_ONCE_UP_TO: u64 = 1_000;
+
 pub async fn health(ctx: &Ctx, query: HealthQuery) -> Response {
     if query.live {
         ctx.bans.refresh_health().await;
@@ -61,8 +64,10 @@ pub async fn ban(ctx: &Ctx, request: BanRequest) -> Result<Response, WireError> 
         .await
         .map_err(fail2ban_error)?;
     // Into the archive now: fail2ban forgets a ban's row once it is lifted.
+    // Not for bulk bans: writing tens of thousands of rows while fail2ban
+    // stores the same bans slows both, and the sync archives them anyway.
     for (jail, batches) in &done.exact {
-        if batches.is_empty() {
+        if batches.is_empty() || done.report.accepted > RECORD_AT_ONCE_UP_TO {
             continue;
         }
         let bantime = ctx.fail2ban.bantime(jail).await.unwrap_or(0);
