@@ -8,7 +8,7 @@ pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(e) = cause {
-        let part = e.to_string();
+        let part = without_os_error(e.to_string());
         if !part.is_empty() && !text.contains(&part) {
             text.push_str(": ");
             text.push_str(&part);
@@ -20,7 +20,10 @@ pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// An I/O error without the "(os error N)" tail people do not need.
 pub fn io_text(e: &std::io::Error) -> String {
-    let text = e.to_string();
+    without_os_error(e.to_string())
+}
+
+fn without_os_error(text: String) -> String {
     match text.find(" (os error") {
         Some(at) => text[..at].to_string(),
         None => text,
@@ -34,6 +37,13 @@ mod tests {
     #[derive(Debug, thiserror::Error)]
     #[error("cannot open /x: {source}")]
     struct Embeds {
+        #[source]
+        source: std::io::Error,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot open /x: {}", io_text(source))]
+    struct Plain {
         #[source]
         source: std::io::Error,
     }
@@ -56,5 +66,10 @@ mod tests {
             "{added}"
         );
         assert_eq!(io_text(&denied()), "Permission denied");
+        // A message that shows its cause without the os error number is not repeated.
+        assert_eq!(
+            chain(&Plain { source: denied() }),
+            "cannot open /x: Permission denied"
+        );
     }
 }

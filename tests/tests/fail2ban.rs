@@ -167,12 +167,12 @@ fn fail2ban_dying_and_returning_is_noticed_once_each() {
         down["error"].as_str().unwrap().contains("fail2ban.sock"),
         "{down}"
     );
-    // Requests that need fail2ban answer "unavailable" and name the socket.
+    // Requests that need fail2ban say they cannot reach it and name the socket.
     let out = daemon.ctl(&["ban", "11.0.0.1", "--jail", "test-jail"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("unavailable") && err.contains("fail2ban.sock"),
+        err.contains("cannot connect to fail2ban on") && err.contains("fail2ban.sock"),
         "{err}"
     );
     // Everything else still works.

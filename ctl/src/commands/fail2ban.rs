@@ -70,9 +70,18 @@ pub fn print_health(h: &Fail2banHealth) {
         .map(|v| format!(" {v}"))
         .unwrap_or_default();
     let now = output::now_unix();
+    let word = match h.state {
+        Fail2banState::Up => "up",
+        Fail2banState::Down => "down",
+        Fail2banState::Denied => "no access",
+        Fail2banState::Unknown => "unknown",
+    };
+    // "(checked 3s ago, up since 2h ago)": when the snapshot was taken, and
+    // since when the state holds when that is earlier.
     let since = h
         .since
-        .map(|t| format!(", so since {}", output::relative(t, now)))
+        .filter(|t| Some(*t) != h.checked_at)
+        .map(|t| format!(", {word} since {}", output::relative(t, now)))
         .unwrap_or_default();
     let checked = h
         .checked_at

@@ -27,7 +27,7 @@ pub struct Settings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Fail2banError {
-    #[error("fail2ban is unavailable: cannot connect to {}: {source}", socket.display())]
+    #[error("cannot connect to fail2ban on {}: {}", socket.display(), bangui_proto::errors::io_text(source))]
     Unavailable {
         socket: PathBuf,
         #[source]
@@ -35,7 +35,7 @@ pub enum Fail2banError {
     },
     #[error("fail2ban on {} did not answer within {}", socket.display(), humantime::format_duration(*timeout))]
     Timeout { socket: PathBuf, timeout: Duration },
-    #[error("the connection to fail2ban on {} broke: {source}", socket.display())]
+    #[error("the connection to fail2ban on {} broke: {}", socket.display(), bangui_proto::errors::io_text(source))]
     Broken {
         socket: PathBuf,
         #[source]
