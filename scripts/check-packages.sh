@@ -43,13 +43,24 @@ if dpkg-query -W -f='${Status}' bangui 2>/dev/null | grep -q 'install ok install
     exit 1
 fi
 
+# The overlay covers the root file system only: /usr, /var and /etc must be on it.
+for dir in /usr /var /etc; do
+    if [ "$(findmnt -n -o TARGET --target "$dir")" != "/" ]; then
+        echo "scripts/check-packages.sh: $dir is a file system of its own here; the throw-away root" >&2
+        echo "  (an overlay over /) would not contain it. Run the package check on a machine with /usr," >&2
+        echo "  /var and /etc on the root file system (as CI is)." >&2
+        exit 1
+    fi
+done
+
 scratch=$(mktemp -d /tmp/bangui-pkgroot.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 mkdir -p "$scratch/upper" "$scratch/work" "$scratch/root"
 cp "$deb" "$scratch/bangui.deb"
 cp scripts/packaged-daemon.sh "$scratch/packaged-daemon.sh"
 
-unshare -m --propagation private sh -euc '
+# Its own PID namespace too: whatever the check starts ends with it.
+unshare -m --propagation private --fork --pid sh -euc '
     s=$1
     mount -t overlay overlay -o "lowerdir=/,upperdir=$s/upper,workdir=$s/work" "$s/root"
     mount --rbind /dev "$s/root/dev"

@@ -49,9 +49,11 @@ echo "$out" | grep -q "tried, in order" || fail "the message does not list what 
 
 echo "== installed daemon in the foreground (as the service runs it)"
 /usr/bin/bangui & pid=$!
+# A failed check below must not leave the daemon running.
+trap 'kill "$pid" 2>/dev/null || true' EXIT
 i=0
 until /usr/bin/bangui-ctl ping >/dev/null 2>&1; do
-    i=$((i + 1)); [ $i -lt 100 ] || { kill $pid; fail "the installed daemon did not answer"; }
+    i=$((i + 1)); [ $i -lt 100 ] || fail "the installed daemon did not answer"
     sleep 0.1
 done
 
@@ -72,8 +74,9 @@ echo "== monitoring check (fail2ban is not running here: critical)"
 try alice 1 /usr/bin/bangui-ctl status --check
 echo "$out" | grep -q "^CRITICAL: fail2ban is down" || fail "status --check does not say fail2ban is down"
 
-kill -TERM $pid
-wait $pid
+kill -TERM "$pid"
+wait "$pid"
+trap - EXIT
 
 echo "== dpkg --purge"
 dpkg --purge bangui

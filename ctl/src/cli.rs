@@ -40,8 +40,10 @@ pub struct Cli {
     /// Print stable JSON instead of tables
     #[arg(long, global = true)]
     pub json: bool,
-    /// How long to wait for the daemon: seconds or e.g. "10s", "2m" [default: 10s;
-    /// none for `jobs run --wait`, `blocklist run --wait`, `ban`, `unban`]
+    /// How long to wait for each answer: seconds or e.g. "10s", "2m" [default: 10s;
+    /// none for `ban`, `unban`, `jobs run --wait`, `blocklist run --wait`,
+    /// `blocklist remove --unban`, `blocklist plan` and `geo lookup --remote`,
+    /// whose work the daemon bounds]
     #[arg(long, global = true, value_name = "DURATION", value_parser = duration)]
     pub timeout: Option<std::time::Duration>,
     #[command(subcommand)]

@@ -18,7 +18,11 @@ use crate::exit::{Failure, INTERRUPTED, Invocation};
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Err(failure) = commands::bans::read_stdin(&mut cli.command) {
+        eprintln!("bangui-ctl: {}", failure.message);
+        return failure.exit_code();
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -62,7 +66,7 @@ fn interrupted_note(command: &Command) -> String {
         Command::Jobs(JobsCommand::Run { id, .. }) => format!(
             "interrupted: stopped waiting, but the run goes on in the daemon; follow it with `bangui-ctl jobs runs {id}`"
         ),
-        Command::Ban(_) | Command::Unban(_) => "interrupted: the daemon finishes the request it was sending; check with `bangui-ctl banned ADDRESS` or `bangui-ctl fail2ban status --live`".into(),
+        Command::Ban(_) | Command::Unban(_) => "interrupted: the daemon finishes the request it had been sent (earlier ones are done); check with `bangui-ctl banned ADDRESS` or `bangui-ctl fail2ban status --live`".into(),
         _ => "interrupted".into(),
     }
 }
@@ -82,7 +86,14 @@ async fn run(cli: Cli, invocation: Invocation) -> Result<(), Failure> {
     .await
     {
         Ok(daemon) => daemon,
-        Err(f) if question => return Err(f.for_question()),
+        Err(f) if question => {
+            // Monitoring reads one line on standard output whatever happens.
+            if matches!(&cli.command, Command::Status { check: true }) && !cli.json {
+                let first = f.message.lines().next().unwrap_or("");
+                println!("CRITICAL: {first}");
+            }
+            return Err(f.for_question());
+        }
         Err(f) => return Err(f),
     };
     // A run can take as long as its job's timeout, and a big ban as long as
@@ -92,8 +103,6 @@ async fn run(cli: Cli, invocation: Invocation) -> Result<(), Failure> {
         Command::Jobs(JobsCommand::Run { wait: true, .. })
             | Command::Ban(_)
             | Command::Unban(_)
-            | Command::Banned { .. }
-            | Command::Fail2ban(cli::Fail2banCommand::Status { live: true, .. })
             | Command::Geo(GeoCommand::Lookup { remote: true, .. })
             | Command::Blocklist(
                 BlocklistCommand::Run { wait: true, .. }

@@ -204,8 +204,14 @@ pub async fn run(
 
     let db_path = config.database_path();
     let (db, opened) = tokio::task::spawn_blocking(move || Db::open(&db_path)).await??;
-    let (interrupted, last_runs) = db
-        .call(|conn| Ok((runs::mark_interrupted(conn)?, runs::last_finished(conn)?)))
+    let (interrupted, last_runs, streaks) = db
+        .call(|conn| {
+            Ok((
+                runs::mark_interrupted(conn)?,
+                runs::last_finished(conn)?,
+                runs::failure_streaks(conn)?,
+            ))
+        })
         .await?;
     if interrupted > 0 {
         tracing::warn!(
@@ -305,7 +311,7 @@ pub async fn run(
             None => tracing::error!(job = %spec.id, "no implementation for job; not scheduled"),
         }
     }
-    scheduler.restore_last(last_runs);
+    scheduler.restore_last(last_runs, streaks);
 
     if let Some(every) = notifier.watchdog_interval() {
         let hooks = test_hooks.then(|| config.state_dir.clone());

@@ -58,17 +58,22 @@ fn ten_thousand_bans_in_chunks_then_unbans() {
     // of them not banned makes the answer "no".
     let mut asked: Vec<String> = addresses(100);
     asked.push("45.33.32.156".into());
+    // Repeated, and written another way: each answers alike.
+    asked.push("11.0.0.1".into());
+    asked.push("11.0.0.1/32".into());
     let out = daemon.ctl_with(&["--json", "banned", "-"], Some(&asked.join("\n")));
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let answers: Value = serde_json::from_slice(&out.stdout).unwrap();
     let answers = answers.as_array().unwrap();
-    assert_eq!(answers.len(), 101);
+    assert_eq!(answers.len(), 103);
     assert!(
         answers[..100]
             .iter()
             .all(|a| a["jails"] == serde_json::json!(["bangui-manual"]))
     );
     assert_eq!(answers[100]["jails"], serde_json::json!([]));
+    assert_eq!(answers[101]["jails"], serde_json::json!(["bangui-manual"]));
+    assert_eq!(answers[102]["jails"], serde_json::json!(["bangui-manual"]));
     let out = daemon.ctl_with(&["banned", "--quiet", "-"], Some(&asked[..100].join("\n")));
     assert!(
         out.status.success() && out.stdout.is_empty(),

@@ -20,7 +20,7 @@ pub async fn ban(
     unban: bool,
     json: bool,
 ) -> Result<(), Failure> {
-    let targets = distinct(expand(args.targets)?);
+    let targets = distinct(args.targets);
     if targets.is_empty() {
         return Err(Failure::usage(
             "no addresses given: standard input held none",
@@ -232,7 +232,6 @@ pub async fn banned(
     quiet: bool,
     json: bool,
 ) -> Result<(), Failure> {
-    let addresses = expand(addresses)?;
     if addresses.is_empty() {
         return Err(Failure::usage(
             "no addresses given: standard input held none",
@@ -273,8 +272,27 @@ pub async fn banned(
     }
 }
 
+/// Replaces `-` in the address lists of `ban`, `unban`, `banned` and `geo
+/// lookup`/`forget` with what standard input holds. Called before the
+/// runtime starts, so that Ctrl-C while a pipe is read ends the ctl at once
+/// and no connection waits idle on a slow pipe.
+pub fn read_stdin(command: &mut crate::cli::Command) -> Result<(), Failure> {
+    use crate::cli::{Command, GeoCommand};
+    let list = match command {
+        Command::Ban(args) | Command::Unban(args) => &mut args.targets,
+        Command::Banned { addresses, .. }
+        | Command::Geo(GeoCommand::Lookup { addresses, .. })
+        | Command::Geo(GeoCommand::Forget { addresses }) => addresses,
+        _ => return Ok(()),
+    };
+    if list.iter().any(|a| a == "-") {
+        *list = expand(std::mem::take(list))?;
+    }
+    Ok(())
+}
+
 /// `-` stands for the targets on standard input, one or more per line; `#` starts a comment.
-pub fn expand(args: Vec<String>) -> Result<Vec<String>, Failure> {
+fn expand(args: Vec<String>) -> Result<Vec<String>, Failure> {
     let mut out = Vec::new();
     for arg in args {
         if arg != "-" {

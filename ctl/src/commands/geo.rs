@@ -4,7 +4,6 @@ use bangui_proto::messages::{
 use bangui_proto::{Request, Response};
 
 use crate::cli::GeoCommand;
-use crate::commands::bans::expand;
 use crate::connect::{Daemon, unexpected};
 use crate::exit::Failure;
 use crate::output;
@@ -12,7 +11,6 @@ use crate::output;
 pub async fn run(daemon: &mut Daemon, command: GeoCommand, json: bool) -> Result<(), Failure> {
     match command {
         GeoCommand::Lookup { addresses, remote } => {
-            let addresses = expand(addresses)?;
             let mut records = Vec::with_capacity(addresses.len());
             // The daemon takes a page of addresses per request.
             for chunk in bangui_proto::split::chunks(addresses, MAX_PAGE as usize) {
@@ -65,7 +63,6 @@ pub async fn run(daemon: &mut Daemon, command: GeoCommand, json: bool) -> Result
             Ok(())
         }
         GeoCommand::Forget { addresses } => {
-            let addresses = expand(addresses)?;
             let mut forgotten = 0;
             for chunk in addresses.chunks(MAX_PAGE as usize) {
                 let answer = daemon

@@ -380,13 +380,13 @@ impl Blocklists {
             }
             removed.unbanned = run.unbanned;
             removed.deferred = run.deferred;
+            if removed.unbanned > 0 {
+                self.inner.bans.refresh_health().await;
+            }
             if removed.error.is_some() {
                 // Keep the source: its records say what is still banned.
                 return Ok(removed);
             }
-        }
-        if removed.unbanned > 0 {
-            self.inner.bans.refresh_health().await;
         }
         let (n, j, d) = (name.to_string(), jail, self.inner.default_jail.clone());
         let released = self

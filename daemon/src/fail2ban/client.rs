@@ -227,22 +227,23 @@ impl Fail2ban {
                 .map(|v| reply::strings(v, "banned"))
                 .collect();
         }
-        let mut out = vec![Vec::new(); texts.len()];
-        let wanted: std::collections::HashMap<&str, usize> = texts
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.as_str(), i))
-            .collect();
+        // Address → jails, filled from each jail's list; repeated or
+        // differently written inputs (`1.2.3.4`, `1.2.3.4/32`) share an entry.
+        let mut jails_of: std::collections::HashMap<&str, Vec<String>> =
+            texts.iter().map(|t| (t.as_str(), Vec::new())).collect();
         for jail in self.jails().await? {
             for banned in self.banned_list(&jail).await? {
                 let canonical = Target::parse(&banned).map(|t| t.to_string());
                 let key = canonical.as_deref().unwrap_or(banned.as_str());
-                if let Some(&i) = wanted.get(key) {
-                    out[i].push(jail.clone());
+                if let Some(jails) = jails_of.get_mut(key) {
+                    jails.push(jail.clone());
                 }
             }
         }
-        Ok(out)
+        Ok(texts
+            .iter()
+            .map(|t| jails_of.get(t.as_str()).cloned().unwrap_or_default())
+            .collect())
     }
 
     /// Every address a jail bans now.

@@ -88,3 +88,7 @@ impl History {
 fn texts(targets: &[Target]) -> Vec<String> {
     targets.iter().map(Target::to_string).collect()
 }
+
+#[cfg(test)]
+#[path = "own_tests.rs"]
+mod tests;

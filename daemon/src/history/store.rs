@@ -133,29 +133,44 @@ fn row_values<'a>(r: &'a BanRow, now: &'a i64) -> [&'a dyn rusqlite::ToSql; 8] {
 /// Folds bangui's own row for the ban `r` into fail2ban's row for it.
 fn adopt(conn: &Connection, r: &BanRow, now: i64) -> Result<(), StoreError> {
     // The same second: the own row holds the key; it becomes fail2ban's row.
-    conn.prepare_cached(
-        "UPDATE ban_history SET bantime = ?4, bancount = ?5, failures = ?6, matches = ?7,
+    let exact = conn
+        .prepare_cached(
+            "UPDATE ban_history SET bantime = ?4, bancount = ?5, failures = ?6, matches = ?7,
             synced_at = ?8, origin = 'fail2ban'
          WHERE ip = ?1 AND jail = ?2 AND time_of_ban = ?3 AND origin = 'bangui'",
-    )?
-    .execute(row_values(r, &now))?;
-    let (from, to) = (
-        r.time_of_ban - ADOPT_WINDOW_SECS,
-        r.time_of_ban + ADOPT_WINDOW_SECS,
-    );
-    conn.prepare_cached(
-        "UPDATE ban_history SET unbanned_at = coalesce(unbanned_at,
-             (SELECT max(o.unbanned_at) FROM ban_history o
-              WHERE o.origin = 'bangui' AND o.ip = ?1 AND o.jail = ?2
-                AND o.time_of_ban BETWEEN ?4 AND ?5))
-         WHERE ip = ?1 AND jail = ?2 AND time_of_ban = ?3 AND origin = 'fail2ban'",
-    )?
-    .execute(params![r.ip, r.jail, r.time_of_ban, from, to])?;
-    conn.prepare_cached(
-        "DELETE FROM ban_history WHERE origin = 'bangui' AND ip = ?1 AND jail = ?2
-            AND time_of_ban BETWEEN ?3 AND ?4",
-    )?
-    .execute(params![r.ip, r.jail, from, to])?;
+        )?
+        .execute(row_values(r, &now))?;
+    if exact > 0 {
+        return Ok(());
+    }
+    // Otherwise the one own row nearest in time, if within the window and
+    // not lifted before this ban began (that is another ban): its lift passes
+    // over, and the row goes.
+    let nearest: Option<(i64, Option<i64>)> = conn
+        .prepare_cached(
+            "SELECT id, unbanned_at FROM ban_history
+             WHERE origin = 'bangui' AND ip = ?1 AND jail = ?2
+               AND time_of_ban BETWEEN ?3 - ?4 AND ?3 + ?4
+               AND (unbanned_at IS NULL OR unbanned_at >= ?3)
+             ORDER BY abs(time_of_ban - ?3) LIMIT 1",
+        )?
+        .query_row(
+            params![r.ip, r.jail, r.time_of_ban, ADOPT_WINDOW_SECS],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    let Some((own, lifted)) = nearest else {
+        return Ok(());
+    };
+    if let Some(lifted) = lifted {
+        conn.prepare_cached(
+            "UPDATE ban_history SET unbanned_at = coalesce(unbanned_at, ?4)
+             WHERE ip = ?1 AND jail = ?2 AND time_of_ban = ?3 AND origin = 'fail2ban'",
+        )?
+        .execute(params![r.ip, r.jail, r.time_of_ban, lifted])?;
+    }
+    conn.prepare_cached("DELETE FROM ban_history WHERE id = ?1")?
+        .execute([own])?;
     Ok(())
 }
 
@@ -184,13 +199,20 @@ pub fn record_own_bans(
     let tx = conn.transaction()?;
     let mut fresh = Vec::new();
     {
+        // The sync may have copied fail2ban's row for this ban already.
+        let mut synced = tx.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM ban_history WHERE ip = ?1 AND jail = ?2
+                AND time_of_ban BETWEEN ?3 - ?4 AND ?3 + ?4)",
+        )?;
         let mut insert = tx.prepare_cached(
             "INSERT OR IGNORE INTO ban_history
                 (jail, ip, time_of_ban, bantime, bancount, synced_at, origin)
              VALUES (?1, ?2, ?3, ?4, 1, ?3, 'bangui')",
         )?;
         for ip in ips {
-            if insert.execute(params![jail, ip, time, bantime])? > 0 {
+            let known: bool =
+                synced.query_row(params![ip, jail, time, ADOPT_WINDOW_SECS], |r| r.get(0))?;
+            if !known && insert.execute(params![jail, ip, time, bantime])? > 0 {
                 fresh.push(ip.clone());
             }
         }

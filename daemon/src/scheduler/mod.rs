@@ -158,12 +158,19 @@ impl Scheduler {
     }
 
     /// Seeds each job's "last run" from records kept across restarts.
-    pub fn restore_last(&self, records: Vec<RunRecord>) {
+    /// Seeds each job's newest finished run and its failures in a row from
+    /// the run log, so `status --check` still sees a job that keeps failing
+    /// after a restart.
+    pub fn restore_last(&self, records: Vec<RunRecord>, streaks: Vec<(String, u32)>) {
         let mut state = self.inner.lock();
         for record in records {
             if let Some(slot) = state.slots.get_mut(&record.job_id) {
-                slot.failures_in_a_row = execute::next_streak(0, record.outcome);
                 slot.last = Some(record);
+            }
+        }
+        for (job, streak) in streaks {
+            if let Some(slot) = state.slots.get_mut(&job) {
+                slot.failures_in_a_row = streak;
             }
         }
     }

@@ -171,10 +171,11 @@ async fn serve(
                 peer_pid = peer.pid,
                 "permission denied: not an administrator"
             );
-            Err(WireError::new(
-                ErrorCode::PermissionDenied,
-                ctx.policy.denied_message(peer.uid),
-            ))
+            let policy = ctx.policy.clone();
+            let message = tokio::task::spawn_blocking(move || policy.denied_message(peer.uid))
+                .await
+                .unwrap_or_else(|_| "this changes state and needs an administrator".into());
+            Err(WireError::new(ErrorCode::PermissionDenied, message))
         } else {
             handlers::dispatch(&ctx, &peer, is_admin, frame.request).await
         };

@@ -35,16 +35,18 @@ pub struct AdminPolicy {
 
 impl AdminPolicy {
     /// Why a change was refused and how to be allowed, in the words of
-    /// someone at a terminal.
+    /// someone at a terminal. May consult the user database: call it off the
+    /// async workers.
     pub fn denied_message(&self, uid: u32) -> String {
-        let you = User::from_uid(Uid::from_raw(uid))
+        let name = User::from_uid(Uid::from_raw(uid))
             .ok()
             .flatten()
-            .map(|u| u.name)
-            .unwrap_or_else(|| format!("uid {uid}"));
+            .map(|u| u.name);
+        let you = name.clone().unwrap_or_else(|| format!("uid {uid}"));
+        let user = name.unwrap_or_else(|| "USER".into());
         match &self.admin_group {
             Some(group) => format!(
-                "this changes state, which only root, the daemon's own user and members of group `{group}` may do; you are {you}. To be allowed: `sudo usermod -aG {group} {you}`, then log in again (or run the command with sudo)"
+                "this changes state, which only root, the daemon's own user and members of group `{group}` may do; you are {you}. To be allowed: `sudo usermod -aG {group} {user}`, then log in again (or run the command with sudo)"
             ),
             None => format!(
                 "this changes state, which only root and the daemon's own user may do (no daemon.admin_group is set); you are {you}. Run it with sudo, or set daemon.admin_group to a group of administrators"

@@ -94,6 +94,35 @@ pub fn last_finished(conn: &Connection) -> Result<Vec<RunRecord>, StoreError> {
     collect(rows)
 }
 
+/// Per job, how many of its newest finished runs failed or timed out in a
+/// row (cancelled and interrupted runs neither count nor break the streak).
+pub fn failure_streaks(conn: &Connection) -> Result<Vec<(String, u32)>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT job_id, outcome FROM job_runs WHERE outcome != 'running' ORDER BY job_id, seq DESC",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut out: Vec<(String, u32, bool)> = Vec::new();
+    while let Some(row) = rows.next()? {
+        let job: String = row.get(0)?;
+        let outcome: String = row.get(1)?;
+        if out.last().is_none_or(|(j, _, _)| *j != job) {
+            out.push((job, 0, false));
+        }
+        let Some((_, streak, ended)) = out.last_mut() else {
+            continue;
+        };
+        if *ended {
+            continue;
+        }
+        match outcome.as_str() {
+            "failed" | "timed-out" => *streak += 1,
+            "ok" => *ended = true,
+            _ => {}
+        }
+    }
+    Ok(out.into_iter().map(|(j, s, _)| (j, s)).collect())
+}
+
 type Read = Result<RunRecord, StoreError>;
 
 fn read(r: &Row<'_>) -> rusqlite::Result<Read> {
@@ -197,6 +226,35 @@ mod tests {
             get(&conn, "b0").unwrap().unwrap().outcome,
             Outcome::Interrupted
         );
+    }
+
+    #[test]
+    fn failure_streaks_survive_a_restart() {
+        let (_dir, mut conn) = db();
+        let run = |conn: &mut Connection, id: &str, job: &str, outcome: Outcome| {
+            let mut r = record(id, job);
+            insert(conn, &r).unwrap();
+            r.outcome = outcome;
+            r.finished_at = Some(11);
+            finish(conn, &r, 100).unwrap();
+        };
+        // a: ok, then failed, cancelled (neither counts nor breaks), timed out, failed.
+        for (i, o) in [
+            Outcome::Ok,
+            Outcome::Failed,
+            Outcome::Cancelled,
+            Outcome::TimedOut,
+            Outcome::Failed,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            run(&mut conn, &format!("a{i}"), "a", o);
+        }
+        run(&mut conn, "b0", "b", Outcome::Failed);
+        run(&mut conn, "b1", "b", Outcome::Ok);
+        let streaks = failure_streaks(&conn).unwrap();
+        assert_eq!(streaks, [("a".to_string(), 3), ("b".to_string(), 0)]);
     }
 
     #[test]

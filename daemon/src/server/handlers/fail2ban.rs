@@ -70,7 +70,10 @@ pub async fn ban(ctx: &Ctx, request: BanRequest) -> Result<Response, WireError> 
         if batches.is_empty() || done.report.accepted > RECORD_AT_ONCE_UP_TO {
             continue;
         }
-        let bantime = ctx.fail2ban.bantime(jail).await.unwrap_or(0);
+        // Without the jail's ban time the row would be wrong; the sync copies it later.
+        let Ok(bantime) = ctx.fail2ban.bantime(jail).await else {
+            continue;
+        };
         for batch in batches {
             ctx.history
                 .record_bans(jail, &batch.targets, batch.at, bantime)
