@@ -117,6 +117,7 @@ fn config(country: MaxMindPath, asn: MaxMindPath) -> GeoConfig {
         ip_api_timeout: Duration::from_secs(1),
         offline: true,
         queue_size: 100_000,
+        cache_max_entries: 2_000_000,
         ip_api_window: Duration::from_secs(60),
     }
 }

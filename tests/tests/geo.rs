@@ -306,7 +306,13 @@ fn flushed_entries_survive_restart_and_sigterm_flushes_the_rest() {
     let (home, files, _fake) = rig("");
     let daemon = home.start();
 
+    // A plain lookup stores nothing; an administrator's --remote lookup keeps its answers.
     lookup(&daemon, &["11.1.0.1", "11.1.0.2", "2a00:1450::1"]);
+    assert_eq!(daemon.ctl_json(&["geo", "stats"])["entries"], 0);
+    lookup(
+        &daemon,
+        &["--remote", "11.1.0.1", "11.1.0.2", "2a00:1450::1"],
+    );
     assert_eq!(daemon.ctl_json(&["geo", "stats"])["dirty"], 3);
     let flushed = daemon.ctl_json(&["geo", "flush"]);
     assert_eq!(flushed["written"], 3);
@@ -320,7 +326,7 @@ fn flushed_entries_survive_restart_and_sigterm_flushes_the_rest() {
     );
 
     // kill -9 after a flush: the flushed entries are all there.
-    lookup(&daemon, &["11.1.0.3"]);
+    lookup(&daemon, &["--remote", "11.1.0.3"]);
     daemon.kill();
     let daemon = home.start();
     let stats = daemon.ctl_json(&["geo", "stats"]);
@@ -369,7 +375,11 @@ fn a_replaced_maxmind_file_is_used_without_restart_and_a_corrupt_one_is_survived
     let files = maxmind(&home);
     home.write_config(&geo_section(&files, "http://127.0.0.1:9", "ip_api = false"));
     let daemon = home.start();
-    assert_eq!(one(&daemon, &["11.1.0.1"])["country_code"], "DE");
+    // Kept (an administrator's --remote lookup); plain lookups are not stored.
+    assert_eq!(
+        one(&daemon, &["--remote", "11.1.0.1"])["country_code"],
+        "DE"
+    );
 
     write_country_db(&files.country, &[("11.1.0.0/16", "IT", "Italy")]);
     assert_eq!(one(&daemon, &["11.1.0.2"])["country_code"], "IT");

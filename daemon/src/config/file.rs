@@ -106,6 +106,7 @@ pub struct GeoSection {
     pub ip_api_timeout: Option<Duration>,
     pub offline: Option<bool>,
     pub queue_size: Option<usize>,
+    pub cache_max_entries: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]

@@ -29,6 +29,8 @@ pub struct GeoConfig {
     pub offline: bool,
     /// Addresses the background queue holds before it hands the rest to re-resolve.
     pub queue_size: usize,
+    /// Most addresses the cache holds, in memory and in the database.
+    pub cache_max_entries: usize,
     /// The ip-api rate-limit window. Not a file setting: the service's window is
     /// a minute; only the test hooks shorten it.
     pub ip_api_window: Duration,
@@ -86,6 +88,13 @@ pub fn geo_config(
             "must be between 100 and 10000000".into(),
         ));
     }
+    let cache_max_entries = g.cache_max_entries.unwrap_or(1_000_000);
+    if !(1_000..=50_000_000).contains(&cache_max_entries) {
+        return Err(invalid(
+            "geo.cache_max_entries",
+            "must be between 1000 and 50000000".into(),
+        ));
+    }
     Ok(GeoConfig {
         maxmind_db: maxmind("geo.maxmind_db", g.maxmind_db, DEFAULT_COUNTRY_DB)?,
         maxmind_asn_db: maxmind("geo.maxmind_asn_db", g.maxmind_asn_db, DEFAULT_ASN_DB)?,
@@ -94,6 +103,7 @@ pub fn geo_config(
         ip_api_timeout,
         offline: g.offline.unwrap_or(false),
         queue_size,
+        cache_max_entries,
         ip_api_window: Duration::from_secs(60),
     })
 }

@@ -251,6 +251,7 @@ fn effective(c: &Config) -> FileConfig {
             ip_api_timeout: Some(g.ip_api_timeout),
             offline: Some(g.offline),
             queue_size: Some(g.queue_size),
+            cache_max_entries: Some(g.cache_max_entries),
         },
         blocklist: BlocklistSection {
             connect_timeout: Some(b.connect_timeout),

@@ -8,12 +8,16 @@ use super::FastMap as HashMap;
 
 use super::record::{Entry, Names, NewCountry, NewString, Source};
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct GeoCache {
     entries: HashMap<IpAddr, Entry>,
     /// Address → version of its latest change.
     dirty: HashMap<IpAddr, u64>,
     next_version: u64,
+    /// Most entries held (`geo.cache_max_entries`).
+    max: usize,
+    /// Entries dropped to stay within `max`, since start.
+    pub evicted: u64,
     pub names: Names,
 }
 
@@ -38,15 +42,12 @@ pub struct Counts {
 }
 
 impl GeoCache {
-    pub fn new() -> GeoCache {
-        GeoCache {
-            names: Names::new(),
-            ..GeoCache::default()
-        }
+    pub fn new(max: usize) -> GeoCache {
+        GeoCache::loaded(HashMap::default(), Names::new(), max)
     }
 
     /// A cache loaded from the database: nothing dirty.
-    pub fn loaded(entries: HashMap<IpAddr, Entry>, mut names: Names) -> GeoCache {
+    pub fn loaded(entries: HashMap<IpAddr, Entry>, mut names: Names, max: usize) -> GeoCache {
         let (countries, strings) = names.lens();
         names.persisted_countries = countries;
         names.persisted_strings = strings;
@@ -54,6 +55,8 @@ impl GeoCache {
             entries,
             dirty: HashMap::default(),
             next_version: 0,
+            max: max.max(1),
+            evicted: 0,
             names,
         }
     }
@@ -62,10 +65,48 @@ impl GeoCache {
         self.entries.get(ip)
     }
 
-    pub fn put(&mut self, ip: IpAddr, entry: Entry) {
+    /// Stores an answer. A new address in a full cache first makes room by
+    /// [`GeoCache::evict`]; when every entry still waits for the flush, the
+    /// answer is not kept (false) and is looked up again when it comes up.
+    pub fn put(&mut self, ip: IpAddr, entry: Entry) -> bool {
+        if self.entries.len() >= self.max && !self.entries.contains_key(&ip) && !self.evict() {
+            return false;
+        }
         self.entries.insert(ip, entry);
         self.next_version += 1;
         self.dirty.insert(ip, self.next_version);
+        true
+    }
+
+    /// Drops a tenth of the cap: the least recently updated entries the
+    /// database already holds. Linear in the cache's size, once per tenth of
+    /// it, so a few operations per insert over time.
+    fn evict(&mut self) -> bool {
+        let mut clean: Vec<(u32, IpAddr)> = self
+            .entries
+            .iter()
+            .filter(|(ip, _)| !self.dirty.contains_key(ip))
+            .map(|(ip, e)| (e.updated_at, *ip))
+            .collect();
+        if clean.is_empty() {
+            return false;
+        }
+        let n = (self.max / 10).clamp(1, clean.len());
+        clean.select_nth_unstable(n - 1);
+        for (_, ip) in &clean[..n] {
+            self.entries.remove(ip);
+        }
+        self.evicted += n as u64;
+        tracing::debug!(
+            evicted = n,
+            cap = self.max,
+            "geo cache full; oldest answers dropped from memory"
+        );
+        true
+    }
+
+    pub fn max(&self) -> usize {
+        self.max
     }
 
     /// Drops an address from memory; the caller deletes its row.
@@ -167,8 +208,42 @@ mod tests {
     }
 
     #[test]
+    fn a_full_cache_drops_its_oldest_flushed_entries() {
+        let mut cache = GeoCache::new(100);
+        let ip = |i: u32| IpAddr::from(std::net::Ipv4Addr::from(0x0b00_0000 + i));
+        for i in 0..100 {
+            assert!(cache.put(
+                ip(i),
+                Entry {
+                    updated_at: i,
+                    ..entry(1)
+                }
+            ));
+        }
+        // Nothing flushed yet: nothing may go, the new answer is not kept.
+        assert!(!cache.put(ip(100), entry(1)));
+        assert_eq!(cache.len(), 100);
+        let batch = cache.flush_batch();
+        cache.flushed(&batch);
+        assert!(cache.put(
+            ip(100),
+            Entry {
+                updated_at: 500,
+                ..entry(1)
+            }
+        ));
+        // A tenth went, the oldest ten.
+        assert_eq!(cache.len(), 91);
+        assert_eq!(cache.evicted, 10);
+        assert!((0..10).all(|i| cache.get(&ip(i)).is_none()));
+        assert!(cache.get(&ip(10)).is_some() && cache.get(&ip(100)).is_some());
+        // An address already held is updated in place, whatever the count.
+        assert!(cache.put(ip(50), entry(2)));
+    }
+
+    #[test]
     fn a_change_during_a_flush_stays_dirty() {
-        let mut cache = GeoCache::new();
+        let mut cache = GeoCache::new(1000);
         let a: IpAddr = "11.0.0.1".parse().unwrap();
         let b: IpAddr = "11.0.0.2".parse().unwrap();
         cache.put(a, entry(1));
@@ -186,7 +261,7 @@ mod tests {
 
     #[test]
     fn a_failed_flush_keeps_everything_dirty() {
-        let mut cache = GeoCache::new();
+        let mut cache = GeoCache::new(1000);
         cache.put("11.0.0.1".parse().unwrap(), entry(1));
         let _lost = cache.flush_batch();
         // No call to flushed(): the commit failed.

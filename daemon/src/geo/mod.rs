@@ -13,7 +13,6 @@ pub mod queue;
 pub mod record;
 pub mod store;
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -114,6 +113,58 @@ fn parse_addresses(addresses: &[String]) -> Result<Vec<IpAddr>, GeoError> {
         .collect()
 }
 
+/// The answer for a loopback, private, link-local or reserved address.
+fn not_routable(ip: IpAddr, kind: &str, now: i64) -> GeoInfo {
+    GeoInfo {
+        address: ip.to_string(),
+        country_code: None,
+        country: None,
+        asn: None,
+        org: None,
+        source: Source::Local.as_str().into(),
+        status: "not-routable".into(),
+        reason: Some(format!("{kind} range")),
+        updated_at: now,
+        attempts: 0,
+    }
+}
+
+/// A MaxMind answer (or its absence) for a read, not stored.
+fn computed(ip: IpAddr, found: Found, now: i64, no_files: bool, offline: bool) -> GeoInfo {
+    let (asn, org) = match found.asn {
+        Some((asn, org)) => (Some(asn), org.map(|o| o.to_string())),
+        None => (None, None),
+    };
+    let (source, status, reason) = match &found.country {
+        Some(_) => ("maxmind", "resolved", None),
+        None => (
+            "none",
+            "unresolved",
+            Some(match (no_files, offline) {
+                (true, _) => "no MaxMind database".to_string(),
+                (false, true) => "not in the MaxMind database".into(),
+                (false, false) => "not in the MaxMind database; --remote asks ip-api".into(),
+            }),
+        ),
+    };
+    GeoInfo {
+        address: ip.to_string(),
+        country_code: found.country.as_ref().map(|(c, _)| c.to_string()),
+        country: found
+            .country
+            .as_ref()
+            .map(|(_, n)| n.to_string())
+            .filter(|n| !n.is_empty()),
+        asn,
+        org,
+        source: source.into(),
+        status: status.into(),
+        reason,
+        updated_at: now,
+        attempts: 0,
+    }
+}
+
 /// A unix time as the u32 entries store.
 fn stamp(now: i64) -> u32 {
     u32::try_from(now.max(0)).unwrap_or(u32::MAX)
@@ -123,8 +174,9 @@ impl Geo {
     /// Loads the cache from the database and opens the MaxMind files.
     pub async fn load(config: &GeoConfig, db: Db, clock: Clock) -> Result<Geo, StoreError> {
         let started = std::time::Instant::now();
-        let (entries, names) = db.call(|conn| store::load(conn)).await?;
-        let cache = GeoCache::loaded(entries, names);
+        let max = config.cache_max_entries;
+        let (entries, names) = db.call(move |conn| store::load(conn, max)).await?;
+        let cache = GeoCache::loaded(entries, names, max);
         let counts = cache.counts();
         let ipapi = if config.offline {
             None
@@ -197,10 +249,69 @@ impl Geo {
         self.read().get(&ip.to_canonical()).copied()
     }
 
+    /// What the cache knows of an address; not-routable addresses are
+    /// answered without being stored.
     pub fn info(&self, ip: IpAddr) -> Option<GeoInfo> {
         let ip = ip.to_canonical();
         let cache = self.read();
-        cache.get(&ip).map(|e| cache.names.info(ip, e))
+        match cache.get(&ip) {
+            Some(e) => Some(cache.names.info(ip, e)),
+            None => crate::allowlist::special_range(ip)
+                .map(|kind| not_routable(ip, kind, self.inner.clock.now_unix())),
+        }
+    }
+
+    /// Answers for a read (`geo lookup`): the cache, else computed from the
+    /// address ranges and the MaxMind files, and stored nowhere, so no
+    /// number of lookups grows the cache or the database.
+    /// Blocking: call it off the async workers.
+    pub fn answer(&self, ips: &[IpAddr]) -> Vec<GeoInfo> {
+        self.refresh_maxmind();
+        let snapshot = self.inner.maxmind.snapshot();
+        let now = self.inner.clock.now_unix();
+        let counters = &self.inner.counters;
+        counters
+            .lookups
+            .fetch_add(ips.len() as u64, Ordering::Relaxed);
+        let (mut hits, mut maxmind_hits) = (0, 0);
+        let cache = self.read();
+        let answers = ips
+            .iter()
+            .map(|ip| {
+                if let Some(e) = cache.get(ip) {
+                    hits += 1;
+                    return cache.names.info(*ip, e);
+                }
+                if let Some(kind) = crate::allowlist::special_range(*ip) {
+                    return not_routable(*ip, kind, now);
+                }
+                let found = snapshot.lookup(*ip);
+                if found.country.is_some() {
+                    maxmind_hits += 1;
+                }
+                computed(*ip, found, now, snapshot.is_empty(), self.inner.offline)
+            })
+            .collect();
+        counters.cache_hits.fetch_add(hits, Ordering::Relaxed);
+        counters
+            .maxmind_hits
+            .fetch_add(maxmind_hits, Ordering::Relaxed);
+        answers
+    }
+
+    /// Notices a replaced MaxMind file, and re-checks the cached MaxMind
+    /// answers against it once.
+    fn refresh_maxmind(&self) {
+        self.inner.maxmind.refresh();
+        let generation = self.inner.maxmind.generation();
+        if self
+            .inner
+            .applied_generation
+            .swap(generation, Ordering::Relaxed)
+            != generation
+        {
+            self.reapply_maxmind();
+        }
     }
 
     /// Whether anything can place an address: a MaxMind file or ip-api.
@@ -213,16 +324,7 @@ impl Geo {
     /// Blocking: call it off the async workers. A newly loaded MaxMind file
     /// first updates the cached MaxMind answers.
     pub fn resolve_local(&self, ips: &[IpAddr], reach: Reach) -> Vec<IpAddr> {
-        self.inner.maxmind.refresh();
-        let generation = self.inner.maxmind.generation();
-        if self
-            .inner
-            .applied_generation
-            .swap(generation, Ordering::Relaxed)
-            != generation
-        {
-            self.reapply_maxmind();
-        }
+        self.refresh_maxmind();
         let now = stamp(self.inner.clock.now_unix());
         let counters = &self.inner.counters;
         counters
@@ -249,35 +351,24 @@ impl Geo {
         }
 
         let snapshot = self.inner.maxmind.snapshot();
-        let mut found: Vec<(IpAddr, Option<&'static str>, Found)> =
-            Vec::with_capacity(wanted.len());
-        for ip in wanted {
-            match crate::allowlist::special_range(ip) {
-                Some(kind) => found.push((ip, Some(kind), Found::default())),
-                None => found.push((ip, None, snapshot.lookup(ip))),
-            }
-        }
+        // Not-routable addresses are answered from their range whenever
+        // asked (`info`, `answer`): nothing to store for them.
+        let found: Vec<(IpAddr, Found)> = wanted
+            .into_iter()
+            .filter(|ip| crate::allowlist::special_range(*ip).is_none())
+            .map(|ip| (ip, snapshot.lookup(ip)))
+            .collect();
 
         let mut misses = Vec::new();
         let mut cache = self.write();
         let mut maxmind_hits = 0;
-        for (ip, special, found) in found {
+        for (ip, found) in found {
             let previous = cache.get(&ip).copied();
             let (asn, org) = match &found.asn {
                 Some((asn, org)) => (*asn, org.as_deref().map_or(0, |o| cache.names.string(o))),
                 None => (0, 0),
             };
-            let entry = if let Some(kind) = special {
-                Entry {
-                    org: 0,
-                    asn: 0,
-                    reason: cache.names.string(&format!("{kind} range")),
-                    updated_at: now,
-                    country: 0,
-                    source: Source::Local,
-                    attempts: 0,
-                }
-            } else if let Some((code, name)) = &found.country {
+            let entry = if let Some((code, name)) = &found.country {
                 maxmind_hits += 1;
                 Entry {
                     org,
@@ -475,42 +566,19 @@ impl Geo {
             return Err(GeoError::Offline);
         }
         let ips = parse_addresses(addresses)?;
-        let reach = Reach {
-            remote,
-            force: remote,
-            record_misses: remote,
-        };
-        let mut misses = Vec::new();
         if remote {
+            // An administrator spends the ip-api budget: those answers are kept.
+            let reach = Reach {
+                remote: true,
+                force: true,
+                record_misses: true,
+            };
             self.resolve(&ips, reach, &CancellationToken::new()).await;
-        } else {
-            misses = self.local(&ips, reach).await;
         }
-        let misses: HashSet<IpAddr> = misses.into_iter().collect();
-        let now = self.inner.clock.now_unix();
-        let cache = self.read();
-        Ok(ips
-            .iter()
-            .map(|ip| match cache.get(ip) {
-                Some(e) => cache.names.info(*ip, e),
-                None => GeoInfo {
-                    address: ip.to_string(),
-                    country_code: None,
-                    country: None,
-                    asn: None,
-                    org: None,
-                    source: "none".into(),
-                    status: "unresolved".into(),
-                    reason: Some(if misses.contains(ip) && !self.inner.offline {
-                        "not in the MaxMind database; --remote asks ip-api".into()
-                    } else {
-                        "not in the MaxMind database".into()
-                    }),
-                    updated_at: now,
-                    attempts: 0,
-                },
-            })
-            .collect())
+        let this = self.clone();
+        Ok(tokio::task::spawn_blocking(move || this.answer(&ips))
+            .await
+            .unwrap_or_default())
     }
 
     /// Hands addresses to the background queue; never blocks. When the queue
@@ -594,11 +662,14 @@ impl Geo {
         let batch = self.read().flush_batch();
         let written = batch.rows.len() as u64;
         if written > 0 || !batch.countries.is_empty() || !batch.strings.is_empty() {
+            let max = self.read().max();
             let batch = self
                 .inner
                 .db
                 .call(move |conn| {
                     store::flush(conn, &batch)?;
+                    // The table keeps to the cache's bound too.
+                    store::trim(conn, max)?;
                     Ok(batch)
                 })
                 .await?;

@@ -9,8 +9,9 @@ use super::cache::FlushBatch;
 use super::record::{Entry, Names, Source};
 use crate::store::StoreError;
 
-/// Every row, with the names they point to. Ids in memory are the database's.
-pub fn load(conn: &Connection) -> Result<(HashMap<IpAddr, Entry>, Names), StoreError> {
+/// The `max` most recently updated rows, with the names they point to. Ids
+/// in memory are the database's.
+pub fn load(conn: &Connection, max: usize) -> Result<(HashMap<IpAddr, Entry>, Names), StoreError> {
     let mut names = Names::new();
     let mut stmt = conn.prepare("SELECT id, code, name FROM geo_countries")?;
     let mut rows = stmt.query([])?;
@@ -34,12 +35,13 @@ pub fn load(conn: &Connection) -> Result<(HashMap<IpAddr, Entry>, Names), StoreE
     }
 
     let count: i64 = conn.query_row("SELECT count(*) FROM geo_cache", [], |r| r.get(0))?;
-    let mut entries =
-        HashMap::with_capacity_and_hasher(usize::try_from(count).unwrap_or(0), Default::default());
+    let count = usize::try_from(count).unwrap_or(0).min(max);
+    let mut entries = HashMap::with_capacity_and_hasher(count, Default::default());
     let mut stmt = conn.prepare(
-        "SELECT ip, country_id, asn, org_id, source, reason_id, attempts, updated_at FROM geo_cache",
+        "SELECT ip, country_id, asn, org_id, source, reason_id, attempts, updated_at FROM geo_cache
+         ORDER BY updated_at DESC LIMIT ?1",
     )?;
-    let mut rows = stmt.query([])?;
+    let mut rows = stmt.query([i64::try_from(max).unwrap_or(i64::MAX)])?;
     let mut skipped = 0u64;
     while let Some(row) = rows.next()? {
         // A cache row bangui cannot read is dropped, not fatal: the address is
@@ -54,6 +56,10 @@ pub fn load(conn: &Connection) -> Result<(HashMap<IpAddr, Entry>, Names), StoreE
             skipped += 1;
             continue;
         };
+        // Computed when asked, never kept (migration 0009 removed the old rows).
+        if source == Source::Local {
+            continue;
+        }
         let small = |v: Option<i64>| v.and_then(|v| u32::try_from(v).ok()).unwrap_or(0);
         entries.insert(
             ip.to_canonical(),
@@ -126,6 +132,20 @@ pub fn flush(conn: &mut Connection, batch: &FlushBatch) -> Result<(), StoreError
     }
     tx.commit()?;
     Ok(())
+}
+
+/// Keeps the table within `max` rows: the least recently updated go.
+pub fn trim(conn: &Connection, max: usize) -> Result<u64, StoreError> {
+    let max = i64::try_from(max).unwrap_or(i64::MAX);
+    let count: i64 = conn.query_row("SELECT count(*) FROM geo_cache", [], |r| r.get(0))?;
+    if count <= max {
+        return Ok(0);
+    }
+    Ok(conn.execute(
+        "DELETE FROM geo_cache WHERE ip IN (
+             SELECT ip FROM geo_cache ORDER BY updated_at LIMIT ?1)",
+        [count - max],
+    )? as u64)
 }
 
 pub fn delete(conn: &mut Connection, ips: &[IpAddr]) -> Result<u64, StoreError> {

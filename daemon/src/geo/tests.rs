@@ -20,6 +20,7 @@ fn config(queue_size: usize) -> GeoConfig {
         ip_api_timeout: Duration::from_secs(1),
         offline: true,
         queue_size,
+        cache_max_entries: 1_000,
         ip_api_window: Duration::from_secs(60),
     }
 }

@@ -1,0 +1,82 @@
+//! A hostile local user (a member of the socket group, so a reader) against
+//! the daemon: whatever it asks, state it was not asked to keep does not grow.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bangui_tests::{Home, describe, rss_kib};
+
+/// The ctl as nobody:nogroup, the socket's group here: a reader.
+fn as_reader(home: &Home, args: &[&str], stdin: &str) -> std::process::Output {
+    let ctl = home.shared_bin("bangui-ctl");
+    let mut child = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(ctl)
+        .arg("--socket")
+        .arg(home.socket())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn geo_rows(home: &Home) -> i64 {
+    let conn = rusqlite::Connection::open(home.database()).unwrap();
+    conn.query_row("SELECT count(*) FROM geo_cache", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_reader_s_lookup_flood_grows_neither_memory_nor_the_database() {
+    let home = Home::new();
+    home.write_config("socket_group = \"nogroup\"\n");
+    let daemon = home.start();
+    let rows_before = geo_rows(&home);
+    let started = Instant::now();
+    let mut asked = 0u64;
+    let mut round = 0u32;
+    while started.elapsed() < Duration::from_secs(4) {
+        // 1,000 distinct private IPv6 addresses and 1,000 public ones a request.
+        let list: String = (0..1000u32)
+            .flat_map(|i| {
+                [
+                    format!("fd00::{:x}:{:x}", round, i),
+                    format!("11.{}.{}.{}", round % 250, i / 250, i % 250 + 1),
+                ]
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let out = as_reader(&home, &["geo", "lookup", "-"], &list);
+        assert!(out.status.success(), "{}", describe(&out));
+        asked += 2000;
+        round += 1;
+    }
+    let stats = daemon.ctl_json(&["geo", "stats"]);
+    assert_eq!(stats["entries"], 0, "after {asked} lookups: {stats}");
+    assert_eq!(stats["dirty"], 0, "{stats}");
+    daemon.ctl_json(&["geo", "flush"]);
+    assert_eq!(geo_rows(&home), rows_before, "the database did not change");
+    let rss_mib = rss_kib(daemon.pid()) / 1024;
+    assert!(rss_mib < 100, "RSS {rss_mib} MiB after {asked} lookups");
+    // The answers were still given: computed, not stored.
+    let out = daemon.ctl_json(&["geo", "lookup", "fd00::1", "10.1.2.3"]);
+    assert_eq!(out[0]["status"], "not-routable");
+    assert_eq!(out[1]["reason"], "private range");
+    println!(
+        "{asked} lookups in {round} requests; RSS {rss_mib} MiB; geo_cache rows {rows_before}"
+    );
+}
