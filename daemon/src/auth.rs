@@ -34,6 +34,8 @@ pub enum AuthError {
     WrongPassword,
     #[error("too many wrong passwords; try again in {} s", .0.as_secs().max(1))]
     TooSoon(Duration),
+    #[error("another password check for your user is running; try again when it has answered")]
+    InProgress,
     #[error("the password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters")]
     BadPassword,
     #[error("cannot hash the password: {0}")]
@@ -44,10 +46,17 @@ pub enum AuthError {
     Store(#[from] StoreError),
 }
 
+/// Argon2 checks (and hashes) running at once, whoever asks: each takes
+/// about 19 MiB and a core for a moment.
+const ARGON2_AT_ONCE: usize = 2;
+
 #[derive(Debug, Clone, Copy)]
 struct Failures {
     count: u32,
     until: Instant,
+    /// A check for this uid is running: a second one is refused, not run,
+    /// so parallel guesses cannot pass the throttle before it is written.
+    in_flight: bool,
 }
 
 pub struct Auth {
@@ -55,6 +64,26 @@ pub struct Auth {
     sessions: Sessions,
     clock: Clock,
     failures: Mutex<HashMap<u32, Failures>>,
+    argon2: tokio::sync::Semaphore,
+}
+
+/// A password check reserved for one uid; dropping it ends the reservation.
+struct Attempt<'a> {
+    auth: &'a Auth,
+    uid: u32,
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        let mut f = self
+            .auth
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(entry) = f.get_mut(&self.uid) {
+            entry.in_flight = false;
+        }
+    }
 }
 
 fn hash(password: &str) -> Result<String, AuthError> {
@@ -82,6 +111,7 @@ impl Auth {
             sessions,
             clock,
             failures: Mutex::new(HashMap::new()),
+            argon2: tokio::sync::Semaphore::new(ARGON2_AT_ONCE),
         }
     }
 
@@ -108,16 +138,28 @@ impl Auth {
         })
     }
 
-    /// Refuses while the peer must wait after wrong passwords.
-    fn check_throttle(&self, uid: u32) -> Result<(), AuthError> {
+    /// Reserves one password check for `uid`, in one step under the lock:
+    /// refused while the peer must wait after wrong passwords, or while
+    /// another check of its is running.
+    fn reserve(&self, uid: u32) -> Result<Attempt<'_>, AuthError> {
         let now = Instant::now();
-        if let Ok(f) = self.failures.lock()
-            && let Some(entry) = f.get(&uid)
-            && entry.until > now
-        {
+        let mut f = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = f.entry(uid).or_insert(Failures {
+            count: 0,
+            until: now,
+            in_flight: false,
+        });
+        if entry.until > now {
             return Err(AuthError::TooSoon(entry.until - now));
         }
-        Ok(())
+        if entry.in_flight {
+            return Err(AuthError::InProgress);
+        }
+        entry.in_flight = true;
+        Ok(Attempt { auth: self, uid })
     }
 
     /// A wrong password: the next attempt must wait, and this answer waits too.
@@ -130,6 +172,7 @@ impl Auth {
             let entry = f.entry(uid).or_insert(Failures {
                 count: 0,
                 until: Instant::now(),
+                in_flight: true,
             });
             entry.count += 1;
             let delay = FIRST_DELAY
@@ -156,6 +199,9 @@ impl Auth {
     }
 
     async fn password_matches(&self, password: String, stored: String) -> bool {
+        let Ok(_slot) = self.argon2.acquire().await else {
+            return false;
+        };
         tokio::task::spawn_blocking(move || verify(&password, &stored))
             .await
             .unwrap_or(false)
@@ -177,17 +223,27 @@ impl Auth {
                 return Err(AuthError::AlreadySetUp);
             }
             if uid != 0 {
-                self.check_throttle(uid)?;
+                let attempt = self.reserve(uid)?;
                 let old = old_password.unwrap_or_default();
                 if !self.password_matches(old, stored).await {
-                    return Err(self.failed(uid, "setup --force").await);
+                    let error = self.failed(uid, "setup --force").await;
+                    drop(attempt);
+                    return Err(error);
                 }
+                drop(attempt);
                 self.succeeded(uid);
             }
         }
-        let hashed = tokio::task::spawn_blocking(move || hash(&password))
-            .await
-            .map_err(|e| AuthError::Hash(e.to_string()))??;
+        let hashed = {
+            let _slot = self
+                .argon2
+                .acquire()
+                .await
+                .map_err(|e| AuthError::Hash(e.to_string()))?;
+            tokio::task::spawn_blocking(move || hash(&password))
+                .await
+                .map_err(|e| AuthError::Hash(e.to_string()))??
+        };
         let now = self.clock.now_unix();
         self.db
             .call(move |conn| {
@@ -214,10 +270,14 @@ impl Auth {
         let Some((stored, _)) = self.stored().await? else {
             return Err(AuthError::NotSetUp);
         };
-        self.check_throttle(uid)?;
+        let attempt = self.reserve(uid)?;
         if !self.password_matches(password, stored).await {
-            return Err(self.failed(uid, "login").await);
+            // Still reserved while the answer waits: no guess slips in meanwhile.
+            let error = self.failed(uid, "login").await;
+            drop(attempt);
+            return Err(error);
         }
+        drop(attempt);
         self.succeeded(uid);
         let (session, token) = self.sessions.create(label, None, uid).await?;
         tracing::info!(peer_uid = uid, session = %session.id, "login");

@@ -80,3 +80,62 @@ fn a_reader_s_lookup_flood_grows_neither_memory_nor_the_database() {
         "{asked} lookups in {round} requests; RSS {rss_mib} MiB; geo_cache rows {rows_before}"
     );
 }
+
+#[test]
+fn parallel_wrong_passwords_from_one_user_cost_one_check() {
+    let home = Home::new();
+    home.write_config("socket_group = \"nogroup\"\n");
+    let daemon = home.start();
+    let out = daemon.ctl_with(
+        &["setup", "--password-stdin"],
+        Some("the right master password"),
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    let ctl = home.shared_bin("bangui-ctl");
+    let children: Vec<_> = (0..20)
+        .map(|_| {
+            let mut child = Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(&ctl)
+                .arg("--socket")
+                .arg(home.socket())
+                .args(["login", "--password-stdin"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            {
+                use std::io::Write;
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(b"a wrong guess here\n")
+                    .unwrap();
+            }
+            child
+        })
+        .collect();
+    let errors: Vec<String> = children
+        .into_iter()
+        .map(|c| bangui_tests::stderr(&c.wait_with_output().unwrap()))
+        .collect();
+    let checked = errors
+        .iter()
+        .filter(|e| e.contains(": wrong password"))
+        .count();
+    // Refused before Argon2: the check in flight, or the wait it set.
+    let refused = errors
+        .iter()
+        .filter(|e| e.contains("another password check") || e.contains("too many wrong passwords"))
+        .count();
+    assert_eq!(checked, 1, "one guess checked: {errors:?}");
+    assert_eq!(refused, 19, "{errors:?}");
+    let log = daemon.log_text();
+    assert_eq!(
+        log.matches("login: wrong password").count(),
+        1,
+        "one Argon2 check"
+    );
+}

@@ -9,7 +9,9 @@ use crate::sessions::SessionError;
 
 fn error(e: AuthError) -> WireError {
     let code = match &e {
-        AuthError::WrongPassword | AuthError::TooSoon(_) => ErrorCode::PermissionDenied,
+        AuthError::WrongPassword | AuthError::TooSoon(_) | AuthError::InProgress => {
+            ErrorCode::PermissionDenied
+        }
         AuthError::NotSetUp => ErrorCode::Unavailable,
         AuthError::AlreadySetUp | AuthError::BadPassword => ErrorCode::InvalidArgument,
         AuthError::Session(SessionError::UnknownToken | SessionError::Expired) => {
