@@ -179,13 +179,9 @@ impl Allowlist {
 }
 
 /// The addresses of this host's interfaces.
-pub fn own_addresses() -> Vec<IpAddr> {
-    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
-        tracing::warn!(
-            "cannot list this host's addresses; own-address protection is off for this request"
-        );
-        return Vec::new();
-    };
+pub fn own_addresses() -> Result<Vec<IpAddr>, String> {
+    let addrs = nix::ifaddrs::getifaddrs()
+        .map_err(|e| format!("cannot list this host's addresses: {e}"))?;
     let mut out: Vec<IpAddr> = addrs
         .filter_map(|ifa| ifa.address)
         .filter_map(|sa| {
@@ -198,7 +194,7 @@ pub fn own_addresses() -> Vec<IpAddr> {
         .collect();
     out.sort();
     out.dedup();
-    out
+    Ok(out)
 }
 
 /// fail2ban's ignoreip entries as networks. fail2ban also accepts host names
@@ -286,6 +282,10 @@ mod tests {
 
     #[test]
     fn own_addresses_include_loopback() {
-        assert!(own_addresses().contains(&"127.0.0.1".parse().unwrap()));
+        assert!(
+            own_addresses()
+                .unwrap()
+                .contains(&"127.0.0.1".parse().unwrap())
+        );
     }
 }

@@ -117,18 +117,35 @@ impl Bans {
         let own = if allowlist.wants_own_addresses() {
             tokio::task::spawn_blocking(allowlist::own_addresses)
                 .await
-                .unwrap_or_default()
+                .unwrap_or_else(|e| Err(e.to_string()))
         } else {
-            Vec::new()
-        };
-        let ctx = Context {
-            own,
-            ignoreip: ignore_nets,
+            Ok(Vec::new())
         };
         let Screened {
             mut accepted,
             mut refused,
         } = screened;
+        // Without this host's addresses the check cannot be made: nothing
+        // passes, rather than everything.
+        let own = match own {
+            Ok(own) => own,
+            Err(e) => {
+                tracing::warn!(jail, error = %e, "own addresses unknown; refusing the bans");
+                let detail = format!(
+                    "{e}; nothing is banned until bangui can check this host's own addresses (or set allowlist.own_addresses = false)"
+                );
+                refused.extend(accepted.drain(..).map(|t| Refused {
+                    target: t.to_string(),
+                    reason: "own-addresses-unknown".into(),
+                    detail: detail.clone(),
+                }));
+                return Ok(Screened { accepted, refused });
+            }
+        };
+        let ctx = Context {
+            own,
+            ignoreip: ignore_nets,
+        };
         // In place: a list of a million entries is not copied.
         accepted.retain(|target| match allowlist.check(target, &ctx) {
             None => true,

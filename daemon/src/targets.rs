@@ -30,6 +30,33 @@ pub enum TargetError {
     Invalid(String),
     #[error("`{given}` has host bits set; the network is {network}")]
     HostBits { given: String, network: IpNet },
+    #[error("`{0}` covers the IPv4-mapped range ::ffff:0:0/96; give the IPv4 networks instead")]
+    CoversMapped(String),
+}
+
+/// `::ffff:0:0/96`: IPv6 spellings of IPv4 addresses.
+fn mapped_range() -> ipnet::Ipv6Net {
+    ipnet::Ipv6Net::new(std::net::Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0), 96)
+        .unwrap_or_default()
+}
+
+/// An IPv6 network inside the IPv4-mapped range as the IPv4 network it is,
+/// so that the allowlist sees `::ffff:127.0.0.0/104` as 127.0.0.0/8.
+fn unmapped(net: IpNet) -> Result<IpNet, ()> {
+    let IpNet::V6(v6) = net else {
+        return Ok(net);
+    };
+    let mapped = mapped_range();
+    if mapped.contains(&v6) {
+        let v4 = v6.addr().to_ipv4_mapped().ok_or(())?;
+        return ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+            .map(IpNet::V4)
+            .map_err(|_| ());
+    }
+    if v6.contains(&mapped) {
+        return Err(());
+    }
+    Ok(net)
 }
 
 impl Target {
@@ -53,6 +80,7 @@ impl Target {
                 network: net.trunc(),
             });
         }
+        let net = unmapped(net).map_err(|()| TargetError::CoversMapped(shorten(text)))?;
         if net.prefix_len() == net.max_prefix_len() {
             return Ok(Target::host(net.addr()));
         }
@@ -149,6 +177,25 @@ mod tests {
         }
         let long = "x".repeat(1000);
         assert!(Target::parse(&long).unwrap_err().to_string().len() < 120);
+    }
+
+    #[test]
+    fn ipv4_mapped_networks_are_ipv4_networks() {
+        let t = |s: &str| Target::parse(s).map(|t| t.to_string());
+        assert_eq!(t("::ffff:127.0.0.0/104").unwrap(), "127.0.0.0/8");
+        assert_eq!(t("::ffff:0.0.0.0/96").unwrap(), "0.0.0.0/0");
+        assert_eq!(t("::ffff:192.0.2.0/120").unwrap(), "192.0.2.0/24");
+        assert_eq!(t("::ffff:192.0.2.7/128").unwrap(), "192.0.2.7");
+        // Broader than the mapped range, containing it: refused.
+        assert!(matches!(
+            Target::parse("::fffe:0:0/95"),
+            Err(TargetError::CoversMapped(_))
+        ));
+        assert!(matches!(
+            Target::parse("::/64"),
+            Err(TargetError::CoversMapped(_))
+        ));
+        assert_eq!(t("2001:db8::/32").unwrap(), "2001:db8::/32");
     }
 
     #[test]

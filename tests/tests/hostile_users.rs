@@ -139,3 +139,71 @@ fn parallel_wrong_passwords_from_one_user_cost_one_check() {
         "one Argon2 check"
     );
 }
+
+#[test]
+fn no_spelling_of_a_protected_network_gets_past_the_allowlist() {
+    use bangui_tests::fail2ban::Fail2banConf;
+    use bangui_tests::lists::ListServer;
+    let home = Home::new();
+    let conf = Fail2banConf::new(&home);
+    // Ranges off, so that each refusal below has one reason: this host's
+    // address may sit in a private or reserved range itself.
+    home.write_config(&format!(
+        "{}\n[allowlist]\nnetworks = [\"203.0.113.0/24\"]\nprivate_ranges = false\nreserved_ranges = false\n\
+         [jobs.blocklist_import]\nenabled = false\n",
+        conf.daemon_section()
+    ));
+    let daemon = home.start();
+    let server = conf.start();
+    let own = bangui_daemon::allowlist::own_addresses()
+        .unwrap()
+        .into_iter()
+        .find(|a| a.is_ipv4() && !a.is_loopback())
+        .expect("this test needs a non-loopback IPv4 address on some interface");
+    let own_net = match own {
+        std::net::IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("::ffff:{}.{}.{}.0/120", o[0], o[1], o[2])
+        }
+        std::net::IpAddr::V6(_) => unreachable!(),
+    };
+    let reason_of = |target: &str| -> String {
+        let out = daemon.ctl(&["--json", "ban", target]);
+        assert_eq!(out.status.code(), Some(8), "{target}: {}", describe(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["refused"][0]["reason"].as_str().unwrap().to_string()
+    };
+    assert_eq!(reason_of("::ffff:127.0.0.0/104"), "loopback");
+    assert_eq!(reason_of("::ffff:0.0.0.0/96"), "too-broad");
+    assert_eq!(reason_of("::ffff:203.0.113.0/120"), "allowlist");
+    assert_eq!(reason_of(&own_net), "own-address");
+    assert_eq!(reason_of("2400::/6"), "too-broad");
+    assert_eq!(reason_of("::/64"), "invalid");
+    assert!(server.banned("bangui-manual").is_empty());
+
+    // The same from a list.
+    let lists = ListServer::start();
+    lists.set_lines(
+        "l.txt",
+        &[
+            "::ffff:127.0.0.0/104".to_string(),
+            "::ffff:0.0.0.0/96".to_string(),
+            "45.33.32.156".to_string(),
+        ],
+    );
+    daemon.ctl(&["blocklist", "add", "l", &lists.url("l.txt")]);
+    let runs = daemon.ctl(&["--json", "blocklist", "run", "l", "--wait"]);
+    assert!(runs.status.success(), "{}", describe(&runs));
+    assert_eq!(server.banned("bangui-blocklist"), ["45.33.32.156"]);
+
+    // A jail name that is one of fail2ban's own settings never reaches it.
+    let before = server.client(&["get", "logtarget"]).unwrap();
+    let out = daemon.ctl(&["ban", "45.33.32.157", "--jail", "logtarget"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        bangui_tests::stderr(&out).contains("server settings"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(server.client(&["get", "logtarget"]).unwrap(), before);
+}

@@ -504,8 +504,17 @@ pub fn check_identifier(what: &str, name: &str) -> Result<(), String> {
     }
 }
 
+/// A jail name, wherever it is given (the file, a source, a request): it
+/// becomes a word of a fail2ban command, so fail2ban's own setting names
+/// are refused too.
 pub fn check_jail_name(name: &str) -> Result<(), String> {
-    check_identifier("jail", name)
+    check_identifier("jail", name)?;
+    if crate::fail2ban::SERVER_SETTINGS.contains(&name) {
+        return Err(format!(
+            "`{name}` is one of fail2ban's server settings, not a jail name"
+        ));
+    }
+    Ok(())
 }
 
 /// Largest `ban_chunk`: bigger requests freeze fail2ban's socket for seconds.

@@ -25,8 +25,20 @@ pub async fn health(ctx: &Ctx, query: HealthQuery) -> Response {
     Response::Fail2banHealth(ctx.health.snapshot(&jails))
 }
 
+/// A jail name from a request, checked as the config's are: it becomes a
+/// word of a fail2ban command (`set JAIL banip …`), so `logtarget` or
+/// anything with spaces must not get through.
+fn jail_arg(jail: Option<String>) -> Result<Option<String>, WireError> {
+    if let Some(name) = &jail {
+        crate::config::check_jail_name(name)
+            .map_err(|e| WireError::new(ErrorCode::InvalidArgument, e))?;
+    }
+    Ok(jail)
+}
+
 pub async fn jail_status(ctx: &Ctx, query: JailStatusQuery) -> Result<Response, WireError> {
     let limit = page(query.limit)?;
+    jail_arg(Some(query.jail.clone()))?;
     let status = ctx
         .fail2ban
         .jail_status(&query.jail, false)
@@ -60,7 +72,7 @@ pub async fn ban(ctx: &Ctx, request: BanRequest) -> Result<Response, WireError> 
     );
     let done = ctx
         .bans
-        .ban(request.jail, &request.targets)
+        .ban(jail_arg(request.jail)?, &request.targets)
         .await
         .map_err(fail2ban_error)?;
     // Into the archive now: fail2ban forgets a ban's row once it is lifted.
@@ -88,9 +100,10 @@ pub async fn unban(ctx: &Ctx, request: UnbanRequest) -> Result<Response, WireErr
     ctx.history
         .before_unban(&Bans::valid_targets(&request.targets))
         .await;
+    let jail = jail_arg(request.jail)?;
     let done = ctx
         .bans
-        .unban(request.jail, &request.targets)
+        .unban(jail, &request.targets)
         .await
         .map_err(fail2ban_error)?;
     for (jail, batches) in &done.exact {
