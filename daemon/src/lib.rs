@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod dirs;
 pub mod fail2ban;
 pub mod fault;
 #[doc(hidden)]
@@ -75,6 +76,8 @@ pub enum DaemonError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{0}")]
+    UnsafeDirectory(String),
     #[error("`{key}`: group `{name}` does not exist")]
     NoSuchGroup { key: &'static str, name: String },
     #[error("`{key}`: cannot look up group `{name}`: {source}")]
@@ -200,6 +203,10 @@ pub async fn run(
             path: config.state_dir.clone(),
             source,
         })?;
+    dirs::check_own("state directory", &config.state_dir).map_err(DaemonError::UnsafeDirectory)?;
+    if let Some(dir) = config.socket.parent().filter(|d| d.exists()) {
+        dirs::check_own("socket directory", dir).map_err(DaemonError::UnsafeDirectory)?;
+    }
     let _lock = InstanceLock::acquire(&config.lock_path())?;
 
     let db_path = config.database_path();

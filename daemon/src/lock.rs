@@ -36,11 +36,16 @@ impl InstanceLock {
             path: path.to_path_buf(),
             source,
         };
+        use std::os::unix::fs::OpenOptionsExt;
+        // Never through a link planted at the lock's name: root would
+        // truncate whatever it points at.
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
             .open(path)
             .map_err(io)?;
         let mut file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {

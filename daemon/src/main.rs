@@ -34,6 +34,10 @@ fn origins(matches: &clap::ArgMatches) -> std::collections::BTreeMap<&'static st
 }
 
 fn main() -> ExitCode {
+    // Whatever umask the daemon was started with, what it creates is its own
+    // until it says otherwise (the socket, jail files and directories set
+    // their modes explicitly).
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let matches = Args::command().get_matches();
     let args = match Args::from_arg_matches(&matches) {
         Ok(args) => args,

@@ -156,7 +156,9 @@ fn invalid_values_are_refused_with_the_reason() {
         ("retention_days", "5", "did you mean history.retention_days"),
         ("no.such.key", "5", "no setting `no.such.key`"),
         ("daemon.state_dir", "/tmp/elsewhere", "cannot be persisted"),
-        ("daemon.admin_group", "no-such-group-x", "does not exist"),
+        ("daemon.admin_group", "wheel", "only the config file"),
+        ("fail2ban.socket", "/tmp/evil.sock", "only the config file"),
+        ("fail2ban.database", "/etc/shadow", "only the config file"),
     ] {
         let out = daemon.ctl(&["config", "set", key, value]);
         assert_eq!(out.status.code(), Some(2), "{key}: {}", describe(&out));

@@ -25,7 +25,7 @@ fn a_full_disk_fails_changes_clearly_keeps_reads_and_recovers() {
     std::fs::create_dir_all(&state).unwrap();
     let n = NotifySocket::start(&home.path().join("notify.sock"), None);
     let script = format!(
-        "mount -t tmpfs -o size=4m tmpfs {:?} && exec \"$@\"",
+        "mount -t tmpfs -o size=4m,mode=0750 tmpfs {:?} && exec \"$@\"",
         state.display().to_string()
     );
     let daemon = home.start_under(&["unshare", "-m", "sh", "-c", &script, "sh"], |cmd, _| {

@@ -207,3 +207,67 @@ fn no_spelling_of_a_protected_network_gets_past_the_allowlist() {
     );
     assert_eq!(server.client(&["get", "logtarget"]).unwrap(), before);
 }
+
+#[test]
+fn files_are_created_safely_whatever_the_umask_and_planted_links_are_not_followed() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mode =
+        |p: &std::path::Path| std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777;
+    let home = Home::new();
+    let jail_d = home.path().join("f2b/jail.d");
+    std::fs::create_dir_all(&jail_d).unwrap();
+    std::fs::set_permissions(
+        home.path().join("f2b"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::set_permissions(&jail_d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // A link planted at the jail file's temporary name, pointing at a file
+    // that must survive.
+    let victim = home.path().join("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    std::os::unix::fs::symlink(&victim, jail_d.join("bangui-manual.conf.bangui-tmp")).unwrap();
+    home.write_config(&format!(
+        "[fail2ban]\nsocket = {:?}\nconfig_dir = {:?}\n",
+        home.path().join("no-f2b.sock").display().to_string(),
+        home.path().join("f2b").display().to_string()
+    ));
+    // Started with umask 000, as a careless init script might.
+    let daemon = home.start_under(&["sh", "-c", "umask 000; exec \"$@\"", "sh"], |_, _| {});
+    assert_eq!(mode(&jail_d.join("bangui-manual.conf")), 0o644);
+    assert_eq!(mode(&home.state_dir().join("bangui.lock")), 0o600);
+    assert_eq!(mode(&home.database()), 0o600);
+    assert_eq!(mode(&home.socket()), 0o660);
+    assert_eq!(
+        mode(&home.state_dir()) & 0o027,
+        0,
+        "state dir {:o}",
+        mode(&home.state_dir())
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    daemon.stop();
+
+    // A link planted at the lock's name: refused, its target untouched.
+    std::fs::remove_file(home.state_dir().join("bangui.lock")).unwrap();
+    std::os::unix::fs::symlink(&victim, home.state_dir().join("bangui.lock")).unwrap();
+    let out = home.run_to_exit();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    std::fs::remove_file(home.state_dir().join("bangui.lock")).unwrap();
+
+    // A state directory another user owns: refused with the fix.
+    nix::unistd::chown(
+        &home.state_dir(),
+        Some(nix::unistd::Uid::from_raw(65534)),
+        None,
+    )
+    .unwrap();
+    let out = home.run_to_exit();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = bangui_tests::stderr(&out);
+    assert!(
+        err.contains("belongs to uid 65534") && err.contains("chown"),
+        "{err}"
+    );
+    assert_eq!(std::fs::metadata(home.state_dir()).unwrap().uid(), 65534);
+}

@@ -47,10 +47,33 @@ pub struct Entry {
 }
 
 /// They locate the database the settings live in, and the socket `config set` arrives on.
-const NOT_SETTABLE: &[&str] = &["daemon.state_dir", "daemon.socket"];
+const LOCATING: &[&str] = &["daemon.state_dir", "daemon.socket"];
+/// They decide what the root daemon opens, writes and runs, and who may use
+/// it: root's config file decides them, not a setting an administrator of
+/// bangui stores over the socket.
+const ROOTS_FILE: &[&str] = &[
+    "fail2ban.config_dir",
+    "fail2ban.socket",
+    "fail2ban.database",
+    "daemon.socket_group",
+    "daemon.admin_group",
+];
 
 pub fn settable(key: &str) -> bool {
-    !NOT_SETTABLE.contains(&key)
+    !LOCATING.contains(&key) && !ROOTS_FILE.contains(&key)
+}
+
+/// Why `config set` refuses a key that exists but is not settable.
+pub fn not_settable_reason(key: &str) -> String {
+    if LOCATING.contains(&key) {
+        format!(
+            "`{key}` locates the database and cannot be persisted in it; set it in the config file or with a flag"
+        )
+    } else {
+        format!(
+            "`{key}` decides what the daemon opens and runs, or who may use it; only the config file (root's to edit) or a flag sets it"
+        )
+    }
 }
 
 /// A value as typed after `config set KEY`: TOML (`30`, `true`, `["10.0.0.0/8"]`,

@@ -255,10 +255,7 @@ impl Config {
             if settable(key) {
                 return Ok(());
             }
-            return Err(format!(
-                "`{key}` locates the database and cannot be persisted in it; set it in the \
-                 config file or with a flag"
-            ));
+            return Err(layers::not_settable_reason(key));
         }
         let tail = format!(".{key}");
         let near: Vec<&str> = entries

@@ -398,8 +398,15 @@ fn a_persisted_setting_overrides_the_file_and_is_validated() {
     );
     let e = refused("daemon.state_dir", "\"/tmp\"");
     assert!(e.contains("cannot be persisted"), "{e}");
-    let e = refused("daemon.admin_group", "no-such-group-here");
-    assert!(e.contains("does not exist"), "{e}");
+    // Root's file decides who may use the daemon and what it opens.
+    for key in [
+        "daemon.admin_group",
+        "fail2ban.socket",
+        "fail2ban.config_dir",
+    ] {
+        let e = refused(key, "\"x\"");
+        assert!(e.contains("only the config file"), "{key}: {e}");
+    }
     let e = refused("jobs.session_cleanup.interval", "0");
     assert!(e.contains("longer than zero"), "{e}");
 }

@@ -78,6 +78,9 @@ pub fn ensure(
             format!("{} does not exist (is fail2ban installed?)", dir.display()),
         ));
     }
+    // fail2ban runs the actions these files name, as root: a directory
+    // others may write in is not one to put them in.
+    crate::dirs::check_own("fail2ban jail directory", &dir).map_err(std::io::Error::other)?;
     let mut outcomes = Vec::with_capacity(jails.len());
     for jail in jails {
         let file = path(config_dir, &jail.name);
@@ -100,11 +103,25 @@ pub fn ensure(
     Ok(outcomes)
 }
 
-/// fail2ban must never read half a file.
+/// fail2ban must never read half a file. The temporary file is created new
+/// (a link or file planted at its name is removed, never followed), mode 0644
+/// whatever the umask: fail2ban's files are root's to write, anyone's to read.
 fn write_atomically(file: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let tmp = file.with_extension("conf.bangui-tmp");
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
     {
-        let mut out = std::fs::File::create(&tmp)?;
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&tmp)?;
+        out.set_permissions(std::fs::Permissions::from_mode(0o644))?;
         out.write_all(text.as_bytes())?;
         out.sync_all()?;
     }

@@ -52,15 +52,20 @@ pub fn bind(path: &Path, group: Option<Gid>) -> Result<(UnixListener, SocketFile
             .mode(0o755)
             .create(dir)
             .map_err(io("create directory", dir))?;
+        // The umask (077) narrowed it; the socket's own mode decides access.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+            .map_err(io("set the mode of", dir))?;
     }
     remove_if_stale(path)?;
+    // Bound under umask 077, the socket starts as the daemon's alone; its
+    // group is set before the group may connect, so nobody else ever can.
     let listener = UnixListener::bind(path).map_err(io("bind", path))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
-        .map_err(io("set the mode of", path))?;
     if let Some(gid) = group {
         nix::unistd::chown(path, None, Some(gid))
             .map_err(|e| io("set the group of", path)(std::io::Error::from(e)))?;
     }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .map_err(io("set the mode of", path))?;
     let meta = std::fs::metadata(path).map_err(io("inspect", path))?;
     let file = SocketFile {
         path: path.to_path_buf(),

@@ -93,6 +93,7 @@ impl Db {
     ) -> Result<(Db, Opened), StoreError> {
         let mut conn = open_connection(path)?;
         let opened = migrate::run(&mut conn, migrations, path)?;
+        owner_only(path);
         let (tx, rx) = mpsc::channel::<Message>();
         std::thread::Builder::new()
             .name("bangui-db".into())
@@ -220,4 +221,24 @@ pub fn size_on_disk(path: &Path) -> u64 {
         .filter_map(|p| std::fs::metadata(p).ok())
         .map(|m| m.len())
         .sum()
+}
+
+/// The database, its WAL and shared-memory file readable by the daemon's
+/// user only: they hold the master password's hash and list URLs. New files
+/// are so already (the daemon runs under umask 077); this also narrows files
+/// an older release created.
+fn owner_only(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = Path::new(&name);
+        if let Ok(meta) = std::fs::symlink_metadata(file)
+            && meta.is_file()
+            && meta.permissions().mode() & 0o077 != 0
+            && let Err(e) = std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+        {
+            tracing::warn!(file = %file.display(), error = %e, "cannot make the database file private");
+        }
+    }
 }
