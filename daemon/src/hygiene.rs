@@ -32,7 +32,8 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     };
     [
         // scheme://user:password@host
-        rule(r"([A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*:)[^@\s/]+@", "${1}***@"),
+        // The whole user part: a token often stands where the user name is.
+        rule(r"([A-Za-z][A-Za-z0-9+.\-]*://)[^/\s@]+@", "${1}***@"),
         // Keys and tokens in query strings or forms.
         rule(
             r"(?i)([?&;](?:key|api_?key|apikey|token|access_token|auth|password|passwd|pass|pwd|secret|signature|sig)=)[^&\s#]+",
@@ -298,7 +299,11 @@ mod tests {
         let cases = [
             (
                 "https://user:hunter2@lists.example/x.txt",
-                "https://user:***@lists.example/x.txt",
+                "https://***@lists.example/x.txt",
+            ),
+            (
+                "https://ghp_0123456789@lists.example/x.txt",
+                "https://***@lists.example/x.txt",
             ),
             (
                 "GET /batch?key=abc123&fields=x",

@@ -1,11 +1,13 @@
 //! URLs as they may be shown: in logs, run records and answers to any reader.
 
-/// Without a password and without the query (where API keys live).
+/// Without the user name and password (`https://ghp_TOKEN@host/` carries a
+/// token as the user name) and without the query (where API keys live).
 pub fn redacted(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
+            if u.password().is_some() || !u.username().is_empty() {
+                let _ = u.set_password(None);
+                let _ = u.set_username("***");
             }
             let had_query = u.query().is_some();
             u.set_query(None);
@@ -28,7 +30,11 @@ mod tests {
         assert_eq!(redacted("http://ip-api.com"), "http://ip-api.com");
         assert_eq!(
             redacted("https://user:secret@example.net/x?key=abc"),
-            "https://user:***@example.net/x?…"
+            "https://***@example.net/x?…"
+        );
+        assert_eq!(
+            redacted("https://ghp_0123456789abcdef@example.net/list.txt"),
+            "https://***@example.net/list.txt"
         );
         assert_eq!(
             redacted("file:///var/lib/list.txt"),

@@ -271,7 +271,7 @@ fn credentials_in_urls_never_reach_a_log_or_an_answer() {
     let show: Value = serde_json::from_slice(&show.stdout).unwrap();
     assert_eq!(
         show["url"],
-        format!("http://user:***@{}/cred.txt?…", r.lists.addr)
+        format!("http://***@{}/cred.txt?…", r.lists.addr)
     );
 }
 

@@ -252,7 +252,7 @@ fn secrets_never_reach_config_show_or_the_log() {
     let daemon = home.start();
     let after = stdout(&daemon.ctl(&["config", "show"]));
     assert!(
-        after.contains("\"https://u:***@pro.ip-api.com?…\""),
+        after.contains("\"https://***@pro.ip-api.com?…\""),
         "{after}"
     );
     let log = home.all_daemon_logs();

@@ -271,3 +271,70 @@ fn files_are_created_safely_whatever_the_umask_and_planted_links_are_not_followe
     );
     assert_eq!(std::fs::metadata(home.state_dir()).unwrap().uid(), 65534);
 }
+
+/// Peak resident memory of a process, KiB (`VmHWM`).
+fn peak_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn a_list_repeating_one_address_does_not_grow_the_daemon() {
+    use bangui_tests::fail2ban::Fail2banConf;
+    use bangui_tests::lists::{ListServer, Serve};
+    let home = Home::new();
+    let conf = Fail2banConf::new(&home);
+    home.write_config(&format!(
+        "{}\n[jobs.blocklist_import]\nenabled = false\n",
+        conf.daemon_section()
+    ));
+    let daemon = home.start();
+    let server = conf.start();
+    // 100 MiB of one address, gzip on the wire (a few hundred KiB).
+    let body = "45.33.32.156\n".repeat(100 * 1024 * 1024 / 13).into_bytes();
+    let lists = ListServer::start();
+    lists.set(
+        "same.txt",
+        Serve::Text {
+            body,
+            etag: false,
+            gzip: true,
+        },
+    );
+    let before = peak_kib(daemon.pid());
+    daemon.ctl(&["blocklist", "add", "same", &lists.url("same.txt")]);
+    let out = daemon.ctl(&["--json", "blocklist", "run", "same", "--wait"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(runs[0]["entries"], 1, "{runs}");
+    assert_eq!(server.banned("bangui-blocklist"), ["45.33.32.156"]);
+    let grown = (peak_kib(daemon.pid()) - before) / 1024;
+    assert!(grown < 100, "peak memory grew by {grown} MiB");
+    println!("peak memory grew by {grown} MiB for 8 million repeated lines");
+
+    // Numbers from the wire are bounded: an interval of u64::MAX seconds is refused.
+    let rt = bangui_tests::runtime();
+    rt.block_on(async {
+        let mut client =
+            bangui_proto::Client::connect(&daemon.socket, "test", Some(Duration::from_secs(10)))
+                .await
+                .unwrap();
+        let add = bangui_proto::Request::AddSource(bangui_proto::messages::AddSource {
+            name: "forever".into(),
+            url: lists.url("same.txt"),
+            interval_secs: Some(u64::MAX),
+            jail: None,
+            max_entries: None,
+        });
+        match client.call(add).await {
+            Err(bangui_proto::ClientError::Daemon(e)) => {
+                assert!(e.message.contains("at most 366 days"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+    });
+}

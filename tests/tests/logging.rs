@@ -193,7 +193,7 @@ fn planted_secrets_reach_no_output() {
             "{output}: trace line missing"
         );
         assert!(
-            captured.contains("STATUS=test hook: planted https://planted-user:***@"),
+            captured.contains("STATUS=test hook: planted https://***@"),
             "{output}"
         );
         for secret in [

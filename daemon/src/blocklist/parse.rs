@@ -49,7 +49,15 @@ pub struct Parser {
     seen: HashSet<Target, foldhash::fast::RandomState>,
     partial: Vec<u8>,
     started: bool,
+    /// `v4` length at which duplicates are folded while parsing, so that a
+    /// body repeating one address millions of times never holds them all.
+    next_fold: usize,
 }
+
+/// Folding while parsing starts at this many IPv4 hosts; after a fold the
+/// next comes at twice what is left, so big lists of distinct addresses pay
+/// for it about twice in all.
+const FOLD_EVERY: usize = 1 << 20;
 
 impl Parser {
     pub fn new() -> Parser {
@@ -58,7 +66,9 @@ impl Parser {
 
     /// A parser expecting about `bytes` of input (sizes its tables once).
     pub fn with_size_hint(bytes: u64) -> Parser {
-        let lines = usize::try_from(bytes / 14).unwrap_or(0).min(20_000_000);
+        // Never more than the folding bound: a body's size says nothing of
+        // how many distinct addresses it holds.
+        let lines = usize::try_from(bytes / 14).unwrap_or(0).min(2 * FOLD_EVERY);
         let mut p = Parser::default();
         p.v4.reserve(lines);
         p
@@ -162,6 +172,21 @@ impl Parser {
         self.list
             .entries
             .push(Target::host(std::net::IpAddr::V4(v4.into())));
+        if self.v4.len() >= self.next_fold.max(FOLD_EVERY) {
+            self.fold_v4_duplicates();
+            self.reindex_v4();
+            self.next_fold = self.v4.len().saturating_mul(2);
+        }
+    }
+
+    /// Rebuilds `v4` from the entries after a fold moved their positions.
+    fn reindex_v4(&mut self) {
+        self.v4.clear();
+        for (i, t) in self.list.entries.iter().enumerate() {
+            if let (true, std::net::IpAddr::V4(v4)) = (t.is_host(), t.net().addr()) {
+                self.v4.push(u64::from(u32::from(v4)) << 32 | i as u64);
+            }
+        }
     }
 
     /// Drops every IPv4 host after its first appearance.
@@ -391,6 +416,21 @@ mod tests {
                 .map(|a| a.to_string());
             assert_eq!(fast, general, "{text:?}");
         }
+    }
+
+    #[test]
+    fn one_address_repeated_millions_of_times_is_folded_while_parsing() {
+        let mut p = Parser::new();
+        let chunk = "45.33.32.156\n".repeat(100_000);
+        for _ in 0..30 {
+            p.feed(chunk.as_bytes()).unwrap();
+            // Never more than the folding bound held at once.
+            assert!(p.list.entries.len() <= FOLD_EVERY + 1);
+        }
+        p.feed(b"45.33.32.157\n45.33.32.156\n").unwrap();
+        let list = p.finish().unwrap();
+        assert_eq!(strings(&list), ["45.33.32.156", "45.33.32.157"]);
+        assert_eq!(list.duplicates, 3_000_000);
     }
 
     #[test]

@@ -47,9 +47,16 @@ pub fn check_url(url: &str) -> Result<(), String> {
     }
 }
 
+/// Longest interval between downloads; anything longer is a mistake (and a
+/// value from the wire near u64::MAX would not survive the database).
+const MAX_INTERVAL: Duration = Duration::from_secs(366 * 24 * 3600);
+
 pub fn check_interval(interval: Duration) -> Result<(), String> {
     if interval < MIN_INTERVAL {
         return Err("must be at least 1 minute".into());
+    }
+    if interval > MAX_INTERVAL {
+        return Err("must be at most 366 days".into());
     }
     Ok(())
 }

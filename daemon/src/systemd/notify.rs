@@ -130,7 +130,7 @@ mod tests {
         assert!(status_line(&long).ends_with('…'));
         assert_eq!(
             status_line("source https://u:pw@h/x?key=abc"),
-            "source https://u:***@h/x?key=***"
+            "source https://***@h/x?key=***"
         );
     }
 }
