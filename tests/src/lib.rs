@@ -131,6 +131,15 @@ impl Home {
                 self.path().join("no-fail2ban").display().to_string()
             ));
         }
+        if !extra.contains("[blocklist]") {
+            // file:// lists are read from this home's lists/ only.
+            let lists = self.path().join("lists");
+            std::fs::create_dir_all(&lists).unwrap();
+            text.push_str(&format!(
+                "[blocklist]\nfile_dir = {:?}\n",
+                lists.display().to_string()
+            ));
+        }
         if !extra.contains("[geo]") {
             // Nothing from the host's /var/lib/GeoIP, and no network.
             text.push_str("[geo]\noffline = true\nmaxmind_db = \"\"\nmaxmind_asn_db = \"\"\n");

@@ -540,7 +540,7 @@ fn a_plan_sends_and_stores_nothing() {
 fn sources_are_managed_from_the_ctl_and_the_config_file() {
     let r = rig(
         "",
-        "[[blocklist.source]]\nname = \"from-config\"\nurl = \"file:///nonexistent/list.txt\"\ninterval = \"6h\"\n",
+        "[blocklist]\nfile_dir = \"/nonexistent\"\n[[blocklist.source]]\nname = \"from-config\"\nurl = \"file:///nonexistent/list.txt\"\ninterval = \"6h\"\n",
     );
     let list = r.daemon().ctl_json(&["blocklist", "list"]);
     assert_eq!(list[0]["name"], "from-config");
@@ -592,7 +592,7 @@ fn sources_are_managed_from_the_ctl_and_the_config_file() {
         .ctl(&["--json", "blocklist", "run", "from-config", "--wait"]);
     assert_eq!(out.status.code(), Some(7));
     assert!(
-        stdout(&out).contains("cannot read the file"),
+        stdout(&out).contains("cannot read /nonexistent/list.txt"),
         "{}",
         describe(&out)
     );

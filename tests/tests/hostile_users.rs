@@ -338,3 +338,89 @@ fn a_list_repeating_one_address_does_not_grow_the_daemon() {
         }
     });
 }
+
+#[test]
+fn list_files_are_read_only_from_their_directory_as_plain_files() {
+    use bangui_tests::fail2ban::Fail2banConf;
+    let home = Home::new();
+    let conf = Fail2banConf::new(&home);
+    home.write_config(&format!(
+        "socket_group = \"nogroup\"\n{}\n[jobs.blocklist_import]\nenabled = false\n",
+        conf.daemon_section()
+    ));
+    let daemon = home.start();
+    let _server = conf.start();
+    let lists = home.path().join("lists");
+    let url = |name: &str| format!("file://{}", lists.join(name).display());
+    let run = |name: &str| {
+        let out = daemon.ctl(&["--json", "blocklist", "run", name, "--wait"]);
+        let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), runs[0].clone())
+    };
+    // Outside the directory: refused at add, whatever it is.
+    let out = daemon.ctl(&["blocklist", "add", "shadow", "file:///etc/shadow"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    // A list that turns into a FIFO: the import fails at once, it does not hang.
+    std::fs::write(lists.join("l.txt"), "45.33.32.156\n").unwrap();
+    let out = daemon.ctl(&["blocklist", "add", "l", &url("l.txt")]);
+    assert!(out.status.success(), "{}", describe(&out));
+    std::fs::remove_file(lists.join("l.txt")).unwrap();
+    nix::unistd::mkfifo(
+        &lists.join("l.txt"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let (code, r) = run("l");
+    assert_eq!(code, Some(7), "{r}");
+    assert!(
+        r["error"].as_str().unwrap().contains("not a regular file"),
+        "{r}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // A list that turns into a link to a root-only file: refused, nothing shown.
+    std::fs::remove_file(lists.join("l.txt")).unwrap();
+    std::os::unix::fs::symlink("/etc/shadow", lists.join("l.txt")).unwrap();
+    let (code, r) = run("l");
+    assert_eq!(code, Some(7), "{r}");
+    assert!(
+        r["error"].as_str().unwrap().contains("symbolic link"),
+        "{r}"
+    );
+    // A body that is not a list keeps no samples; a list's refused lines
+    // are for administrators only.
+    std::fs::write(
+        lists.join("p.txt"),
+        "root:$6$secret:19000:0:99999:7:::\nbin:*:19000:0:99999:7:::\n",
+    )
+    .unwrap();
+    daemon.ctl(&["blocklist", "add", "p", &url("p.txt")]);
+    let (code, r) = run("p");
+    assert_eq!(code, Some(7), "{r}");
+    assert_eq!(r["samples"], serde_json::json!([]), "{r}");
+    std::fs::write(
+        lists.join("m.txt"),
+        "45.33.32.157\n45.33.32.158\nnot-an-address\n",
+    )
+    .unwrap();
+    daemon.ctl(&["blocklist", "add", "m", &url("m.txt")]);
+    let (code, r) = run("m");
+    assert_eq!(code, Some(0), "{r}");
+    assert_eq!(r["samples"].as_array().unwrap().len(), 1, "{r}");
+    let out = as_reader(&home, &["--json", "blocklist", "runs", "m"], "");
+    assert!(out.status.success(), "{}", describe(&out));
+    let runs = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(home.shared_bin("bangui-ctl"))
+        .arg("--socket")
+        .arg(home.socket())
+        .args(["--json", "blocklist", "runs", "m"])
+        .output()
+        .unwrap();
+    let seen: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+    assert_eq!(seen[0]["samples"], serde_json::json!([]), "{seen}");
+    // Shutdown is prompt after all this.
+    let stopping = Instant::now();
+    assert!(daemon.stop().success());
+    assert!(stopping.elapsed() < Duration::from_secs(10));
+}

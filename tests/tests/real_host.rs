@@ -205,7 +205,7 @@ fn exit_codes_tell_the_truth_and_monitoring_has_one_check() {
 
 /// A file:// list in the daemon's home, for sources that need a URL that works.
 fn home_list(daemon: &Daemon) -> String {
-    let dir = daemon.socket.parent().unwrap().to_path_buf();
+    let dir = daemon.socket.parent().unwrap().join("lists");
     let path = dir.join("list.txt");
     std::fs::write(&path, "45.33.32.0/24\n").unwrap();
     format!("file://{}", path.display())
@@ -417,15 +417,24 @@ fn the_fail2ban_status_is_current_after_bangui_s_own_changes() {
         "{}",
         describe(&out)
     );
-    let out = daemon.ctl(&[
-        "blocklist",
-        "add",
-        "y",
-        "file:///etc/bangui/no-such-list.txt",
-    ]);
+    let missing = daemon
+        .socket
+        .parent()
+        .unwrap()
+        .join("lists/no-such-list.txt");
+    let url = format!("file://{}", missing.display());
+    let out = daemon.ctl(&["blocklist", "add", "y", &url]);
     assert_eq!(code(&out), Some(2), "{}", describe(&out));
     assert!(
-        stderr(&out).contains("/etc/bangui/no-such-list.txt"),
+        stderr(&out).contains(&format!("cannot read {}", missing.display())),
+        "{}",
+        describe(&out)
+    );
+    // Outside blocklist.file_dir: refused whether or not the file is there.
+    let out = daemon.ctl(&["blocklist", "add", "z", "file:///etc/passwd"]);
+    assert_eq!(code(&out), Some(2), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("blocklist.file_dir"),
         "{}",
         describe(&out)
     );

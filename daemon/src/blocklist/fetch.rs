@@ -75,6 +75,7 @@ pub struct Fetcher {
     timeout: Duration,
     max_body: u64,
     retries: u32,
+    file_dir: std::path::PathBuf,
 }
 
 /// Reads an error and its causes into one line, without the URL (the caller
@@ -139,6 +140,7 @@ impl Fetcher {
             timeout: cfg.timeout,
             max_body: cfg.max_body,
             retries: cfg.retries,
+            file_dir: cfg.file_dir.clone(),
         })
     }
 
@@ -182,7 +184,11 @@ impl Fetcher {
             let path = parsed
                 .to_file_path()
                 .map_err(|()| (FetchError::File("not a local path".into()), None))?;
-            return self.file(&path, validators).await.map_err(|e| (e, None));
+            // Under the download timeout too: a file can be slow (NFS) or stall.
+            return match tokio::time::timeout(self.timeout, self.file(&path, validators)).await {
+                Ok(result) => result.map_err(|e| (e, None)),
+                Err(_) => Err((FetchError::Timeout(self.timeout), None)),
+            };
         }
         let mut request = self.http.get(parsed);
         if let Some(etag) = &validators.etag {
@@ -240,8 +246,8 @@ impl Fetcher {
         path: &std::path::Path,
         validators: &Validators,
     ) -> Result<Fetched, FetchError> {
-        let file_error = |e: std::io::Error| FetchError::File(e.to_string());
-        let mut file = tokio::fs::File::open(path).await.map_err(file_error)?;
+        let file_error = |e: std::io::Error| FetchError::File(bangui_proto::errors::io_text(&e));
+        let mut file = open_list_file(path, &self.file_dir).map_err(FetchError::File)?;
         let meta = file.metadata().await.map_err(file_error)?;
         let stamp = format!(
             "{}-{}",
@@ -285,6 +291,44 @@ impl Fetcher {
             FetchError::Transport(describe(e))
         }
     }
+}
+
+/// Opens a `file://` list the way the root daemon may: inside `dir`, never
+/// through a symbolic link (the path must be its own real path), and only a
+/// regular file (`O_NONBLOCK` keeps a FIFO from hanging the open; it is
+/// then refused like a device).
+fn open_list_file(
+    path: &std::path::Path,
+    dir: &std::path::Path,
+) -> Result<tokio::fs::File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    crate::config::blocklist::check_file_path(path, dir)?;
+    let shown = path.display();
+    let real = std::fs::canonicalize(path)
+        .map_err(|e| format!("cannot read {shown}: {}", bangui_proto::errors::io_text(&e)))?;
+    if real != path {
+        return Err(format!(
+            "{shown} is reached through a symbolic link (it is {}); name the file itself",
+            real.display()
+        ));
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("cannot open {shown}: {}", bangui_proto::errors::io_text(&e)))?;
+    let meta = file.metadata().map_err(|e| {
+        format!(
+            "cannot inspect {shown}: {}",
+            bangui_proto::errors::io_text(&e)
+        )
+    })?;
+    if !meta.is_file() {
+        return Err(format!(
+            "{shown} is not a regular file (a FIFO, device or directory); lists must be plain files"
+        ));
+    }
+    Ok(tokio::fs::File::from_std(file))
 }
 
 /// 1 s, 2 s, 4 s … (at most 30 s), plus up to half again at random, so that

@@ -124,7 +124,12 @@ pub async fn prepare(
             run.invalid = list.invalid;
             run.duplicates = list.duplicates;
             run.too_broad = list.too_broad;
-            run.samples = list.samples;
+            // Lines of a body that is not a list are kept nowhere: whatever the
+            // URL pointed at (a file, an internal page) is not shown back.
+            let is_list = !list.entries.is_empty() && list.invalid <= list.entries.len() as u64;
+            if is_list {
+                run.samples = list.samples;
+            }
             if list.entries.is_empty() {
                 return Err(
                     "the download holds no valid entries (an error page?); nothing changed".into(),

@@ -96,10 +96,10 @@ fn check_file_exists(url: &str) -> Result<(), BlocklistError> {
     let Ok(path) = parsed.to_file_path() else {
         return Ok(());
     };
-    match std::fs::metadata(&path) {
+    match std::fs::symlink_metadata(&path) {
         Ok(meta) if meta.is_file() => Ok(()),
         Ok(_) => Err(BlocklistError::Invalid(format!(
-            "url: {} is not a regular file",
+            "url: {} is not a regular file (links, FIFOs and devices are refused)",
             path.display()
         ))),
         Err(e) => Err(BlocklistError::Invalid(format!(
@@ -268,6 +268,8 @@ impl Blocklists {
             crate::config::check_jail_name(jail).map_err(BlocklistError::Invalid)?;
             self.check_jail_exists(jail).await?;
         }
+        checks::check_file_url(&req.url, &cfg.file_dir)
+            .map_err(|e| BlocklistError::Invalid(format!("url: {e}")))?;
         check_file_exists(&req.url)?;
         let row = SourceRow::new(
             req.name.clone(),

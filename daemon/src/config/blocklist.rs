@@ -1,5 +1,6 @@
 //! The `[blocklist]` section: download limits and the sources named in the file.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::ConfigError;
@@ -27,7 +28,44 @@ pub struct BlocklistConfig {
     pub retries: u32,
     pub default_interval: Duration,
     pub default_max_entries: u64,
+    /// The one directory `file://` lists may be read from.
+    pub file_dir: PathBuf,
     pub sources: Vec<SourceConfig>,
+}
+
+/// Where `file://` lists live unless `blocklist.file_dir` says otherwise.
+pub const DEFAULT_FILE_DIR: &str = "/etc/bangui/lists";
+
+/// A `file://` URL's path, if it is one, and whether it lies in `dir`: the
+/// root daemon reads list files from there only, so a source cannot make it
+/// read /etc/shadow and show its lines.
+pub fn check_file_url(url: &str, dir: &Path) -> Result<(), String> {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return Ok(());
+    };
+    if parsed.scheme() != "file" {
+        return Ok(());
+    }
+    let path = parsed
+        .to_file_path()
+        .map_err(|()| "not a local path".to_string())?;
+    check_file_path(&path, dir)
+}
+
+/// Whether a list file's path lies in `dir`, without `..` components.
+pub fn check_file_path(path: &Path, dir: &Path) -> Result<(), String> {
+    let inside = path.starts_with(dir)
+        && path
+            .components()
+            .all(|c| !matches!(c, std::path::Component::ParentDir));
+    if !inside {
+        return Err(format!(
+            "{} is outside {} (blocklist.file_dir): put list files there, or set blocklist.file_dir in the config file",
+            path.display(),
+            dir.display()
+        ));
+    }
+    Ok(())
 }
 
 pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
@@ -103,6 +141,15 @@ pub fn blocklist_config(
     if retries > 10 {
         return Err(invalid("blocklist.retries", "must be at most 10".into()));
     }
+    let file_dir = b
+        .file_dir
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE_DIR));
+    if !file_dir.is_absolute() {
+        return Err(invalid(
+            "blocklist.file_dir",
+            format!("{} is not an absolute path", file_dir.display()),
+        ));
+    }
     let mut sources: Vec<SourceConfig> = Vec::new();
     for (i, s) in b.source.into_iter().enumerate() {
         let key = |field: &str| format!("blocklist.source[{i}].{field}");
@@ -114,6 +161,7 @@ pub fn blocklist_config(
             ));
         }
         check_url(&s.url).map_err(|e| invalid(&key("url"), e))?;
+        check_file_url(&s.url, &file_dir).map_err(|e| invalid(&key("url"), e))?;
         let interval = s.interval.unwrap_or(default_interval);
         check_interval(interval).map_err(|e| invalid(&key("interval"), e))?;
         if let Some(jail) = &s.jail {
@@ -142,6 +190,7 @@ pub fn blocklist_config(
         retries,
         default_interval,
         default_max_entries,
+        file_dir,
         sources,
     })
 }

@@ -78,6 +78,7 @@ pub struct BlocklistSection {
     #[serde(default, with = "super::duration")]
     pub default_interval: Option<Duration>,
     pub default_max_entries: Option<u64>,
+    pub file_dir: Option<std::path::PathBuf>,
     /// Sources are shown by `blocklist list`, not among the settings.
     #[serde(default, skip_serializing)]
     pub source: Vec<SourceSection>,

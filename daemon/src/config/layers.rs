@@ -57,6 +57,7 @@ const ROOTS_FILE: &[&str] = &[
     "fail2ban.database",
     "daemon.socket_group",
     "daemon.admin_group",
+    "blocklist.file_dir",
 ];
 
 pub fn settable(key: &str) -> bool {
@@ -284,6 +285,7 @@ fn effective(c: &Config) -> FileConfig {
             retries: Some(b.retries),
             default_interval: Some(b.default_interval),
             default_max_entries: Some(b.default_max_entries),
+            file_dir: Some(b.file_dir.clone()),
             source: Vec::new(),
         },
         history: HistorySection {

@@ -1,5 +1,6 @@
 use bangui_proto::messages::{
-    AddSource, EnableSource, ListImportRuns, RemoveSource, RunImport, SourceName,
+    AddSource, EnableSource, ImportRunInfo, ListImportRuns, RemoveSource, RunImport, SourceInfo,
+    SourceName,
 };
 use bangui_proto::{ErrorCode, Response, WireError};
 
@@ -24,16 +25,32 @@ pub async fn add(ctx: &Ctx, peer: &Peer, r: AddSource) -> Result<Response, WireE
     Ok(Response::Source(info))
 }
 
-pub async fn list(ctx: &Ctx) -> Result<Response, WireError> {
+/// Refused lines quote what a download held; only administrators see them.
+fn for_reader(mut run: ImportRunInfo, admin: bool) -> ImportRunInfo {
+    if !admin {
+        run.samples.clear();
+    }
+    run
+}
+
+fn source_for_reader(mut s: SourceInfo, admin: bool) -> SourceInfo {
+    s.last_run = s.last_run.map(|r| for_reader(r, admin));
+    s
+}
+
+pub async fn list(ctx: &Ctx, admin: bool) -> Result<Response, WireError> {
+    let sources = ctx.blocklists.list().await.map_err(error)?;
     Ok(Response::Sources(
-        ctx.blocklists.list().await.map_err(error)?,
+        sources
+            .into_iter()
+            .map(|s| source_for_reader(s, admin))
+            .collect(),
     ))
 }
 
-pub async fn show(ctx: &Ctx, r: SourceName) -> Result<Response, WireError> {
-    Ok(Response::Source(
-        ctx.blocklists.show(&r.name).await.map_err(error)?,
-    ))
+pub async fn show(ctx: &Ctx, r: SourceName, admin: bool) -> Result<Response, WireError> {
+    let source = ctx.blocklists.show(&r.name).await.map_err(error)?;
+    Ok(Response::Source(source_for_reader(source, admin)))
 }
 
 pub async fn enable(ctx: &Ctx, r: EnableSource) -> Result<Response, WireError> {
@@ -72,13 +89,15 @@ pub async fn run(ctx: &Ctx, r: RunImport) -> Result<Response, WireError> {
     Ok(Response::ImportRuns(Vec::new()))
 }
 
-pub async fn runs(ctx: &Ctx, r: ListImportRuns) -> Result<Response, WireError> {
+pub async fn runs(ctx: &Ctx, r: ListImportRuns, admin: bool) -> Result<Response, WireError> {
     let limit = page(r.limit)?;
+    let runs = ctx
+        .blocklists
+        .runs(r.source, r.running, limit)
+        .await
+        .map_err(error)?;
     Ok(Response::ImportRuns(
-        ctx.blocklists
-            .runs(r.source, r.running, limit)
-            .await
-            .map_err(error)?,
+        runs.into_iter().map(|r| for_reader(r, admin)).collect(),
     ))
 }
 
