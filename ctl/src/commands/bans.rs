@@ -5,7 +5,8 @@
 use std::io::BufRead;
 
 use bangui_proto::messages::{
-    BanReport, BanRequest, BannedIn, BannedQuery, JailChange, MAX_PAGE, UnbanRequest,
+    BanReport, BanRequest, BannedIn, BannedQuery, JailChange, MAX_BANNED_QUERY, MAX_PAGE,
+    UnbanRequest,
 };
 use bangui_proto::{Request, Response};
 
@@ -238,7 +239,7 @@ pub async fn banned(
         ));
     }
     let mut answers: Vec<BannedIn> = Vec::with_capacity(addresses.len());
-    for chunk in bangui_proto::split::chunks(addresses, MAX_PAGE as usize) {
+    for chunk in bangui_proto::split::chunks(addresses, MAX_BANNED_QUERY as usize) {
         let answer = daemon
             .call(Request::Banned(BannedQuery { addresses: chunk }))
             .await

@@ -66,8 +66,14 @@ impl BanReport {
     }
 }
 
-/// Which jails ban each of these addresses (at most
-/// [`crate::messages::MAX_PAGE`] per request; clients split longer lists).
+/// Most addresses one `banned` request may ask about: the daemon reads each
+/// jail's whole ban list once per request, so requests are made big, and
+/// the answer still fits a frame with an address in ten jails (about 30
+/// bytes an address and jail).
+pub const MAX_BANNED_QUERY: u32 = 5_000;
+
+/// Which jails ban each of these addresses (at most [`MAX_BANNED_QUERY`]
+/// per request; clients split longer lists).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BannedQuery {
     pub addresses: Vec<String>,

@@ -16,7 +16,10 @@ mod status;
 use serde::{Deserialize, Serialize};
 
 pub use auth::{Login, Logout, Setup, SetupState};
-pub use bans::{BanReport, BanRequest, BannedIn, BannedQuery, JailChange, Refused, UnbanRequest};
+pub use bans::{
+    BanReport, BanRequest, BannedIn, BannedQuery, JailChange, MAX_BANNED_QUERY, Refused,
+    UnbanRequest,
+};
 pub use blocklist::{
     AddSource, EnableSource, ImportPlan, ImportRunInfo, ListImportRuns, ReasonCount, RemoveSource,
     RunImport, SourceInfo, SourceName, SourceRemoved,

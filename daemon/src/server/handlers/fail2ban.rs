@@ -1,6 +1,6 @@
 use bangui_proto::messages::{
     BanRequest, BannedIn, BannedQuery, HealthQuery, JailCounts, JailStatusInfo, JailStatusQuery,
-    MAX_PAGE, UnbanRequest,
+    MAX_BANNED_QUERY, UnbanRequest,
 };
 use bangui_proto::{ErrorCode, Response, WireError};
 
@@ -115,10 +115,10 @@ pub async fn unban(ctx: &Ctx, request: UnbanRequest) -> Result<Response, WireErr
 }
 
 pub async fn banned(ctx: &Ctx, query: BannedQuery) -> Result<Response, WireError> {
-    if query.addresses.is_empty() || query.addresses.len() > MAX_PAGE as usize {
+    if query.addresses.is_empty() || query.addresses.len() > MAX_BANNED_QUERY as usize {
         return Err(WireError::new(
             ErrorCode::InvalidArgument,
-            format!("give between 1 and {MAX_PAGE} addresses per request"),
+            format!("give between 1 and {MAX_BANNED_QUERY} addresses per request"),
         ));
     }
     let mut targets = Vec::with_capacity(query.addresses.len());
