@@ -424,3 +424,94 @@ fn list_files_are_read_only_from_their_directory_as_plain_files() {
     assert!(daemon.stop().success());
     assert!(stopping.elapsed() < Duration::from_secs(10));
 }
+
+/// A reader's raw connections, by a Python client running as nobody:
+/// `idle N SECS` handshakes N connections and holds them; `big N SECS` sends
+/// a 1 MiB frame (header and body) before any hello on N connections.
+const RAW_CLIENT: &str = r#"
+import socket, struct, sys, time
+path, mode, n, hold = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+socks, ok, busy = [], 0, 0
+for i in range(n):
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(path)
+        if mode == "idle":
+            hello = bytes([2, 1]) + b"x"
+            s.sendall(struct.pack(">I", len(hello)) + hello)
+            size = struct.unpack(">I", s.recv(4))[0]
+            body = s.recv(size)
+            if body[0] == 0:
+                ok += 1
+            else:
+                busy += 1
+        else:
+            s.sendall(struct.pack(">I", 1 << 20) + b"\0" * (1 << 20))
+            ok += 1
+        socks.append(s)
+    except OSError:
+        busy += 1
+print(ok, busy, flush=True)
+time.sleep(hold)
+"#;
+
+fn raw_client(home: &Home, mode: &str, n: u32, hold_secs: u32) -> std::process::Child {
+    let script = home.path().join("raw_client.py");
+    std::fs::write(&script, RAW_CLIENT).unwrap();
+    Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            "/usr/bin/python3",
+        ])
+        .arg(&script)
+        .arg(home.socket())
+        .args([mode, &n.to_string(), &hold_secs.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+fn first_line(child: &mut std::process::Child) -> (u32, u32) {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let mut parts = line.split_whitespace().map(|p| p.parse::<u32>().unwrap());
+    (parts.next().unwrap(), parts.next().unwrap())
+}
+
+#[test]
+fn one_reader_cannot_lock_others_out_or_fill_memory_before_its_hello() {
+    let home = Home::new();
+    home.write_config("socket_group = \"nogroup\"\n");
+    let daemon = home.start();
+    // 130 idle handshaken connections from one reader: 16 are served.
+    let mut idle = raw_client(&home, "idle", 130, 8);
+    let (ok, busy) = first_line(&mut idle);
+    assert_eq!((ok, busy), (16, 114), "per-uid cap");
+    // Root is not locked out meanwhile.
+    let started = Instant::now();
+    let out = daemon.ctl(&["status"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let took = started.elapsed();
+    let _ = idle.kill();
+    let _ = idle.wait();
+    // 400 connections each sending a 1 MiB frame before their hello.
+    let before = rss_kib(daemon.pid());
+    let mut big = raw_client(&home, "big", 400, 3);
+    let _ = first_line(&mut big);
+    let grown = rss_kib(daemon.pid()).saturating_sub(before) / 1024;
+    let out = daemon.ctl(&["ping"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let _ = big.kill();
+    let _ = big.wait();
+    assert!(grown < 50, "RSS grew by {grown} MiB");
+    println!(
+        "root status beside 16 held connections: {took:?}; RSS +{grown} MiB after 400 oversize hellos"
+    );
+}

@@ -15,27 +15,35 @@ use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::admission::Slot;
 use super::handlers;
 use super::peer::Peer;
 use crate::context::Ctx;
 
 type Conn = Framed<UnixStream, LengthDelimitedCodec>;
 
+/// Largest frame before the handshake: a hello is a few dozen bytes, and a
+/// client that announces a megabyte before saying who it is gets nothing.
+const HELLO_MAX: usize = 4096;
+
+/// What admission gave a connection: its place among those handshaking (given
+/// back once the hello is read) and its slot, or why it has none.
+pub struct Places {
+    pub handshaking: Option<OwnedSemaphorePermit>,
+    pub slot: Result<Slot, String>,
+}
+
 pub async fn handle(
     stream: UnixStream,
+    peer: Peer,
     ctx: Arc<Ctx>,
     stop: CancellationToken,
-    permit: Option<OwnedSemaphorePermit>,
+    places: Places,
 ) {
-    let peer = match Peer::of(&stream) {
-        Ok(peer) => peer,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read peer credentials; closing the connection");
-            return;
-        }
-    };
     let span = tracing::info_span!("conn", peer_uid = peer.uid, peer_pid = peer.pid);
-    serve(Framed::new(stream, frame_codec()), peer, ctx, stop, permit)
+    let mut codec = frame_codec();
+    codec.set_max_frame_length(HELLO_MAX);
+    serve(Framed::new(stream, codec), peer, ctx, stop, places)
         .instrument(span)
         .await;
 }
@@ -47,28 +55,23 @@ fn server_info() -> ServerInfo {
     }
 }
 
-async fn serve(
-    mut conn: Conn,
-    peer: Peer,
-    ctx: Arc<Ctx>,
-    stop: CancellationToken,
-    permit: Option<OwnedSemaphorePermit>,
-) {
+async fn serve(mut conn: Conn, peer: Peer, ctx: Arc<Ctx>, stop: CancellationToken, places: Places) {
     // Even a connection over the limit gets its hello read before the refusal,
     // so the client's hello write never meets a closed socket.
     let Some(hello) = handshake(&mut conn, &ctx).await else {
         return;
     };
-    if permit.is_none() {
-        let limit = ctx.config.max_connections;
-        tracing::warn!(limit, "connection refused: too many connections");
-        let error = WireError::new(
-            ErrorCode::Busy,
-            format!("the daemon already serves {limit} connections; try again shortly"),
-        );
-        refuse(&mut conn, error).await;
-        return;
-    }
+    drop(places.handshaking);
+    let _slot = match places.slot {
+        Ok(slot) => slot,
+        Err(why) => {
+            tracing::warn!(peer_uid = peer.uid, reason = %why, "connection refused");
+            refuse(&mut conn, WireError::new(ErrorCode::Busy, why)).await;
+            return;
+        }
+    };
+    conn.codec_mut()
+        .set_max_frame_length(bangui_proto::MAX_FRAME_LEN);
     if hello.protocol_version != PROTOCOL_VERSION {
         tracing::warn!(
             client = %hello.client,

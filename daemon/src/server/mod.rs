@@ -1,5 +1,6 @@
 //! The control socket: accept loop, connection limit, per-connection tasks.
 
+mod admission;
 mod connection;
 pub mod handlers;
 pub mod peer;
@@ -8,7 +9,6 @@ pub mod socket;
 use std::sync::Arc;
 
 use tokio::net::UnixListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -22,7 +22,7 @@ pub async fn serve(
     stop: CancellationToken,
     connections: TaskTracker,
 ) {
-    let limit = Arc::new(Semaphore::new(ctx.config.max_connections));
+    let admission = admission::Admission::new(ctx.config.max_connections, ctx.policy.own_uid);
     loop {
         let accepted = tokio::select! {
             _ = stop.cancelled() => break,
@@ -37,12 +37,29 @@ pub async fn serve(
                 continue;
             }
         };
-        let permit = Arc::clone(&limit).try_acquire_owned().ok();
+        let peer = match peer::Peer::of(&stream) {
+            Ok(peer) => peer,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read peer credentials; closing the connection");
+                continue;
+            }
+        };
+        // Half-open connections are capped: one that cannot even start
+        // its handshake is closed at once.
+        let Some(handshaking) = admission.handshake(peer.uid) else {
+            tracing::debug!(
+                peer_uid = peer.uid,
+                "too many connections in their handshake; closing a new one"
+            );
+            continue;
+        };
+        let slot = admission.admit(peer.uid);
         connections.spawn(connection::handle(
             stream,
+            peer,
             Arc::clone(&ctx),
             stop.clone(),
-            permit,
+            connection::Places { handshaking, slot },
         ));
     }
 }
