@@ -67,6 +67,15 @@ pub struct Auth {
     argon2: tokio::sync::Semaphore,
 }
 
+/// `uid`'s record, a clean one (free from `now`) if it has none.
+fn failures_of(f: &mut HashMap<u32, Failures>, uid: u32, now: Instant) -> &mut Failures {
+    f.entry(uid).or_insert(Failures {
+        count: 0,
+        until: now,
+        in_flight: false,
+    })
+}
+
 /// A password check reserved for one uid; dropping it ends the reservation.
 struct Attempt<'a> {
     auth: &'a Auth,
@@ -138,20 +147,19 @@ impl Auth {
         })
     }
 
+    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Failures>> {
+        self.failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Reserves one password check for `uid`, in one step under the lock:
     /// refused while the peer must wait after wrong passwords, or while
     /// another check of its is running.
     fn reserve(&self, uid: u32) -> Result<Attempt<'_>, AuthError> {
         let now = Instant::now();
-        let mut f = self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = f.entry(uid).or_insert(Failures {
-            count: 0,
-            until: now,
-            in_flight: false,
-        });
+        let mut f = self.failures();
+        let entry = failures_of(&mut f, uid, now);
         if entry.until > now {
             return Err(AuthError::TooSoon(entry.until - now));
         }
@@ -165,15 +173,8 @@ impl Auth {
     /// A wrong password: the next attempt must wait, and this answer waits too.
     async fn failed(&self, uid: u32, what: &str) -> AuthError {
         let delay = {
-            let mut f = self
-                .failures
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let entry = f.entry(uid).or_insert(Failures {
-                count: 0,
-                until: Instant::now(),
-                in_flight: true,
-            });
+            let mut f = self.failures();
+            let entry = failures_of(&mut f, uid, Instant::now());
             entry.count += 1;
             let delay = FIRST_DELAY
                 .saturating_mul(1 << (entry.count - 1).min(10))

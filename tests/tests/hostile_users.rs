@@ -34,6 +34,26 @@ fn as_reader(home: &Home, args: &[&str], stdin: &str) -> std::process::Output {
     child.wait_with_output().unwrap()
 }
 
+/// A daemon (`daemon_keys` in its `[daemon]` section) beside a real
+/// fail2ban, imports by hand only.
+fn with_fail2ban(
+    daemon_keys: &str,
+) -> (
+    Home,
+    bangui_tests::Daemon,
+    bangui_tests::fail2ban::Fail2banServer,
+) {
+    let home = Home::new();
+    let conf = bangui_tests::fail2ban::Fail2banConf::new(&home);
+    home.write_config(&format!(
+        "{daemon_keys}{}\n[jobs.blocklist_import]\nenabled = false\n",
+        conf.daemon_section()
+    ));
+    let daemon = home.start();
+    let server = conf.start();
+    (home, daemon, server)
+}
+
 fn geo_rows(home: &Home) -> i64 {
     let conn = rusqlite::Connection::open(home.database()).unwrap();
     conn.query_row("SELECT count(*) FROM geo_cache", [], |r| r.get(0))
@@ -142,19 +162,12 @@ fn parallel_wrong_passwords_from_one_user_cost_one_check() {
 
 #[test]
 fn no_spelling_of_a_protected_network_gets_past_the_allowlist() {
-    use bangui_tests::fail2ban::Fail2banConf;
     use bangui_tests::lists::ListServer;
-    let home = Home::new();
-    let conf = Fail2banConf::new(&home);
     // Ranges off, so that each refusal below has one reason: this host's
     // address may sit in a private or reserved range itself.
-    home.write_config(&format!(
-        "{}\n[allowlist]\nnetworks = [\"203.0.113.0/24\"]\nprivate_ranges = false\nreserved_ranges = false\n\
-         [jobs.blocklist_import]\nenabled = false\n",
-        conf.daemon_section()
-    ));
-    let daemon = home.start();
-    let server = conf.start();
+    let (_home, daemon, server) = with_fail2ban(
+        "[allowlist]\nnetworks = [\"203.0.113.0/24\"]\nprivate_ranges = false\nreserved_ranges = false\n",
+    );
     let own = bangui_daemon::allowlist::own_addresses()
         .unwrap()
         .into_iter()
@@ -284,16 +297,8 @@ fn peak_kib(pid: u32) -> u64 {
 
 #[test]
 fn a_list_repeating_one_address_does_not_grow_the_daemon() {
-    use bangui_tests::fail2ban::Fail2banConf;
     use bangui_tests::lists::{ListServer, Serve};
-    let home = Home::new();
-    let conf = Fail2banConf::new(&home);
-    home.write_config(&format!(
-        "{}\n[jobs.blocklist_import]\nenabled = false\n",
-        conf.daemon_section()
-    ));
-    let daemon = home.start();
-    let server = conf.start();
+    let (_home, daemon, server) = with_fail2ban("");
     // 100 MiB of one address, gzip on the wire (a few hundred KiB).
     let body = "45.33.32.156\n".repeat(100 * 1024 * 1024 / 13).into_bytes();
     let lists = ListServer::start();
@@ -341,15 +346,7 @@ fn a_list_repeating_one_address_does_not_grow_the_daemon() {
 
 #[test]
 fn list_files_are_read_only_from_their_directory_as_plain_files() {
-    use bangui_tests::fail2ban::Fail2banConf;
-    let home = Home::new();
-    let conf = Fail2banConf::new(&home);
-    home.write_config(&format!(
-        "socket_group = \"nogroup\"\n{}\n[jobs.blocklist_import]\nenabled = false\n",
-        conf.daemon_section()
-    ));
-    let daemon = home.start();
-    let _server = conf.start();
+    let (home, daemon, _server) = with_fail2ban("socket_group = \"nogroup\"\n");
     let lists = home.path().join("lists");
     let url = |name: &str| format!("file://{}", lists.join(name).display());
     let run = |name: &str| {

@@ -7,11 +7,7 @@ use super::super::store;
 use crate::store::migrate;
 
 fn db() -> (tempfile::TempDir, Connection) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.db");
-    let mut conn = Connection::open(&path).unwrap();
-    migrate::run(&mut conn, migrate::MIGRATIONS, &path).unwrap();
-    (dir, conn)
+    migrate::temp_db()
 }
 
 fn fail2ban_row(ip: &str, time: i64) -> BanRow {

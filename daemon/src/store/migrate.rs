@@ -159,6 +159,16 @@ pub fn schema_version(conn: &Connection) -> Result<u32, rusqlite::Error> {
     .map(|v| v.flatten().unwrap_or(0))
 }
 
+/// A fresh database file with every migration applied, for unit tests.
+#[cfg(test)]
+pub fn temp_db() -> (tempfile::TempDir, Connection) {
+    let dir = tempfile::TempDir::new().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let path = dir.path().join("t.db");
+    let mut conn = Connection::open(&path).unwrap_or_else(|e| panic!("open: {e}"));
+    run(&mut conn, MIGRATIONS, &path).unwrap_or_else(|e| panic!("migrate: {e}"));
+    (dir, conn)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

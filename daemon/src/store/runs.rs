@@ -174,11 +174,7 @@ mod tests {
     use crate::store::migrate;
 
     fn db() -> (tempfile::TempDir, Connection) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let mut conn = Connection::open(&path).unwrap();
-        migrate::run(&mut conn, migrate::MIGRATIONS, &path).unwrap();
-        (dir, conn)
+        migrate::temp_db()
     }
 
     fn record(id: &str, job: &str) -> RunRecord {
