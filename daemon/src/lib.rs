@@ -368,6 +368,7 @@ pub async fn run(
             own_uid: nix::unistd::geteuid().as_raw(),
             admin_gid: groups.admin.map(Gid::as_raw),
             admin_group: groups.admin.and(config.admin_group.clone()),
+            socket_gid: groups.socket.map(Gid::as_raw),
         },
         started_at: clock.now_unix(),
         started: Instant::now(),

@@ -512,3 +512,21 @@ fn one_reader_cannot_lock_others_out_or_fill_memory_before_its_hello() {
         "root status beside 16 held connections: {took:?}; RSS +{grown} MiB after 400 oversize hellos"
     );
 }
+
+#[test]
+fn the_daemon_checks_the_socket_group_itself_whatever_the_file_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::new();
+    // `daemon`: a group nobody is not in.
+    home.write_config("socket_group = \"daemon\"\n");
+    let daemon = home.start();
+    // A socket file opened too wide, as a service manager or a hand might.
+    std::fs::set_permissions(home.socket(), std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = as_reader(&home, &["status"], "");
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let err = bangui_tests::stderr(&out);
+    assert!(err.contains("only members of group `daemon`"), "{err}");
+    assert!(daemon.log_text().contains("not in the socket's group"));
+    // Root still gets in.
+    assert!(daemon.ctl(&["ping"]).status.success());
+}

@@ -70,6 +70,23 @@ async fn serve(mut conn: Conn, peer: Peer, ctx: Arc<Ctx>, stop: CancellationToke
             return;
         }
     };
+    if !may_connect(&ctx, peer).await {
+        tracing::warn!(
+            peer_uid = peer.uid,
+            peer_pid = peer.pid,
+            "connection refused: not in the socket's group"
+        );
+        let group = ctx.config.socket_group.clone().unwrap_or_default();
+        let error = WireError::new(
+            ErrorCode::PermissionDenied,
+            format!(
+                "only members of group `{group}` may use this daemon (uid {} is not one): an administrator runs `sudo usermod -aG {group} USER`, then you log in again",
+                peer.uid
+            ),
+        );
+        refuse(&mut conn, error).await;
+        return;
+    }
     conn.codec_mut()
         .set_max_frame_length(bangui_proto::MAX_FRAME_LEN);
     if hello.protocol_version != PROTOCOL_VERSION {
@@ -208,6 +225,13 @@ async fn handshake(conn: &mut Conn, ctx: &Ctx) -> Option<ClientHello> {
             None
         }
     }
+}
+
+async fn may_connect(ctx: &Ctx, peer: Peer) -> bool {
+    let policy = ctx.policy.clone();
+    tokio::task::spawn_blocking(move || policy.may_connect(&peer))
+        .await
+        .unwrap_or(false)
 }
 
 async fn check_admin(ctx: &Ctx, peer: Peer) -> bool {

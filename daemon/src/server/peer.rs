@@ -31,6 +31,9 @@ pub struct AdminPolicy {
     pub admin_gid: Option<u32>,
     /// The admin group's name as configured, for messages.
     pub admin_group: Option<String>,
+    /// The socket's group: when set, only its members (and administrators)
+    /// are served, whatever the socket file's mode lets through.
+    pub socket_gid: Option<u32>,
 }
 
 impl AdminPolicy {
@@ -60,25 +63,38 @@ impl AdminPolicy {
         if peer.uid == 0 || peer.uid == self.own_uid {
             return true;
         }
-        let Some(admin_gid) = self.admin_gid else {
-            return false;
-        };
-        if peer.gid == admin_gid {
-            return true;
+        self.admin_gid.is_some_and(|gid| in_group(peer, gid))
+    }
+
+    /// Whether `peer` may use the socket at all: the daemon checks the
+    /// socket's group itself, so a socket file opened too wide (by a service
+    /// manager, by hand, in the moment before its mode was set) lets no one
+    /// else in. Off the async workers, as [`AdminPolicy::is_admin`].
+    pub fn may_connect(&self, peer: &Peer) -> bool {
+        match self.socket_gid {
+            None => true,
+            Some(gid) => self.is_admin(peer) || in_group(peer, gid),
         }
-        // SO_PEERCRED carries only the primary group; supplementary groups
-        // come from the group database.
-        match User::from_uid(Uid::from_raw(peer.uid)) {
-            Ok(Some(user)) => {
-                let Ok(name) = std::ffi::CString::new(user.name) else {
-                    return false;
-                };
-                nix::unistd::getgrouplist(&name, user.gid)
-                    .map(|groups| groups.contains(&Gid::from_raw(admin_gid)))
-                    .unwrap_or(false)
-            }
-            _ => false,
+    }
+}
+
+/// Whether `peer` belongs to `gid`: its primary group from the credentials,
+/// its supplementary groups from the group database (SO_PEERCRED carries
+/// only the primary one).
+fn in_group(peer: &Peer, gid: u32) -> bool {
+    if peer.gid == gid {
+        return true;
+    }
+    match User::from_uid(Uid::from_raw(peer.uid)) {
+        Ok(Some(user)) => {
+            let Ok(name) = std::ffi::CString::new(user.name) else {
+                return false;
+            };
+            nix::unistd::getgrouplist(&name, user.gid)
+                .map(|groups| groups.contains(&Gid::from_raw(gid)))
+                .unwrap_or(false)
         }
+        _ => false,
     }
 }
 
@@ -92,6 +108,7 @@ mod tests {
             own_uid: 1234,
             admin_gid: None,
             admin_group: None,
+            socket_gid: None,
         };
         let peer = |uid, gid| Peer { uid, gid, pid: 1 };
         assert!(policy.is_admin(&peer(0, 0)));
@@ -101,7 +118,14 @@ mod tests {
             own_uid: 1234,
             admin_gid: Some(99),
             admin_group: Some("ops".into()),
+            socket_gid: Some(98),
         };
+        assert!(with_group.may_connect(&peer(4321, 98)));
+        assert!(
+            with_group.may_connect(&peer(4321, 99)),
+            "administrators may"
+        );
+        assert!(!with_group.may_connect(&peer(4321, 97)));
         assert!(with_group.denied_message(4321).contains("usermod -aG ops"));
         assert!(with_group.is_admin(&peer(4321, 99)));
         assert!(!with_group.is_admin(&peer(4321, 98)));
