@@ -8,17 +8,17 @@ use std::time::{Duration, Instant};
 
 use bangui_tests::{Home, describe, rss_kib};
 
-/// The ctl as nobody:nogroup, the socket's group here: a reader.
-fn as_reader(home: &Home, args: &[&str], stdin: &str) -> std::process::Output {
-    let ctl = home.shared_bin("bangui-ctl");
+/// The ctl as nobody:nogroup, the socket's group here: a reader, started
+/// with `stdin` written to it.
+fn spawn_reader(home: &Home, args: &[&str], stdin: &str) -> std::process::Child {
     let mut child = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(ctl)
+        .arg(home.shared_bin("bangui-ctl"))
         .arg("--socket")
         .arg(home.socket())
         .args(args)
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -31,7 +31,12 @@ fn as_reader(home: &Home, args: &[&str], stdin: &str) -> std::process::Output {
             .write_all(stdin.as_bytes())
             .unwrap();
     }
-    child.wait_with_output().unwrap()
+    child
+}
+
+/// [`spawn_reader`], waited for.
+fn as_reader(home: &Home, args: &[&str], stdin: &str) -> std::process::Output {
+    spawn_reader(home, args, stdin).wait_with_output().unwrap()
 }
 
 /// A daemon (`daemon_keys` in its `[daemon]` section) beside a real
@@ -111,30 +116,13 @@ fn parallel_wrong_passwords_from_one_user_cost_one_check() {
         Some("the right master password"),
     );
     assert!(out.status.success(), "{}", describe(&out));
-    let ctl = home.shared_bin("bangui-ctl");
     let children: Vec<_> = (0..20)
         .map(|_| {
-            let mut child = Command::new("setpriv")
-                .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-                .arg(&ctl)
-                .arg("--socket")
-                .arg(home.socket())
-                .args(["login", "--password-stdin"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            {
-                use std::io::Write;
-                child
-                    .stdin
-                    .take()
-                    .unwrap()
-                    .write_all(b"a wrong guess here\n")
-                    .unwrap();
-            }
-            child
+            spawn_reader(
+                &home,
+                &["login", "--password-stdin"],
+                "a wrong guess here\n",
+            )
         })
         .collect();
     let errors: Vec<String> = children
@@ -406,15 +394,7 @@ fn list_files_are_read_only_from_their_directory_as_plain_files() {
     assert_eq!(r["samples"].as_array().unwrap().len(), 1, "{r}");
     let out = as_reader(&home, &["--json", "blocklist", "runs", "m"], "");
     assert!(out.status.success(), "{}", describe(&out));
-    let runs = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(home.shared_bin("bangui-ctl"))
-        .arg("--socket")
-        .arg(home.socket())
-        .args(["--json", "blocklist", "runs", "m"])
-        .output()
-        .unwrap();
-    let seen: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(seen[0]["samples"], serde_json::json!([]), "{seen}");
     // Shutdown is prompt after all this.
     let stopping = Instant::now();
