@@ -27,6 +27,7 @@ need setpriv util-linux
 need fail2ban-server fail2ban
 need python3 python3
 need unshare util-linux
+need ip iproute2
 need script bsdutils
 need useradd passwd
 need systemd-socket-activate systemd

@@ -211,6 +211,13 @@ pub enum BlocklistCommand {
         /// Most entries taken from the list [default: blocklist.default_max_entries]
         #[arg(long, value_name = "N")]
         max_entries: Option<u64>,
+        /// The list is on this host or the local network: let downloads reach
+        /// loopback and private addresses (refused otherwise, redirects included)
+        #[arg(long)]
+        local: bool,
+        /// The URL's path holds a key: never show or log it
+        #[arg(long)]
+        secret_path: bool,
     },
     /// Every source with its schedule and last import
     List,

@@ -21,6 +21,22 @@ pub fn redacted(url: &str) -> String {
     }
 }
 
+/// A source's URL as shown: [`redacted`], and with its path hidden when the
+/// source says the path holds a secret (`https://host/KEY/list.txt`).
+pub fn redacted_source(url: &str, secret_path: bool) -> String {
+    if !secret_path {
+        return redacted(url);
+    }
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            u.set_path("/***");
+            u.set_fragment(None);
+            redacted(u.as_str())
+        }
+        Err(_) => "(unparsable URL)".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +57,18 @@ mod tests {
             "file:///var/lib/list.txt"
         );
         assert_eq!(redacted("::"), "(unparsable URL)");
+    }
+
+    #[test]
+    fn secret_paths_are_hidden_when_marked() {
+        let url = "https://tok@lists.example/0123abcd/drop.txt?x=1";
+        assert_eq!(
+            redacted_source(url, true),
+            "https://***@lists.example/***?…"
+        );
+        assert_eq!(
+            redacted_source(url, false),
+            "https://***@lists.example/0123abcd/drop.txt?…"
+        );
     }
 }

@@ -150,9 +150,13 @@ impl Rig {
 fn imports(list: &[String], best: Duration) {
     let r = rig("");
     r.lists.set_lines("list.txt", list);
-    let out = r
-        .daemon
-        .ctl(&["blocklist", "add", "bench", &r.lists.url("list.txt")]);
+    let out = r.daemon.ctl(&[
+        "blocklist",
+        "add",
+        "bench",
+        &r.lists.url("list.txt"),
+        "--local",
+    ]);
     assert!(out.status.success(), "{}", describe(&out));
 
     let (full, run) = r.import("bench");
@@ -235,9 +239,13 @@ fn big_import() {
     let list = addresses(n);
     r.lists.set_lines("big.txt", &list);
     drop(list);
-    let out = r
-        .daemon
-        .ctl(&["blocklist", "add", "big", &r.lists.url("big.txt")]);
+    let out = r.daemon.ctl(&[
+        "blocklist",
+        "add",
+        "big",
+        &r.lists.url("big.txt"),
+        "--local",
+    ]);
     assert!(out.status.success(), "{}", describe(&out));
     let before = vm_hwm_kib(r.daemon.pid());
     let (took, run) = r.import("big");

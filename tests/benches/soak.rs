@@ -67,6 +67,7 @@ fn main() {
         &lists.url("list.txt"),
         "--interval",
         "1m",
+        "--local",
     ]);
     assert!(out.status.success(), "{}", bangui_tests::describe(&out));
     first.stop();

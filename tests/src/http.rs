@@ -10,13 +10,19 @@ pub struct Served {
 }
 
 pub fn serve(app: axum::Router) -> Served {
+    serve_on(app, std::net::Ipv4Addr::LOCALHOST.into())
+}
+
+/// [`serve`] on `ip`, bound from the calling thread (so in its network
+/// namespace).
+pub fn serve_on(app: axum::Router, ip: std::net::IpAddr) -> Served {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
     let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .block_on(tokio::net::TcpListener::bind((ip, 0)))
         .unwrap();
     let addr = listener.local_addr().unwrap();
     runtime.spawn(async move {

@@ -10,6 +10,7 @@ pub mod geo;
 pub mod http;
 pub mod journal;
 pub mod lists;
+pub mod netns;
 pub mod notify;
 pub mod stand_in;
 

@@ -50,11 +50,16 @@ pub struct ListServer {
 
 impl ListServer {
     pub fn start() -> ListServer {
+        ListServer::start_on(std::net::Ipv4Addr::LOCALHOST.into())
+    }
+
+    /// A list server on `ip` (one the calling thread's network namespace has).
+    pub fn start_on(ip: std::net::IpAddr) -> ListServer {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = axum::Router::new()
             .route("/{*path}", axum::routing::get(serve))
             .with_state(Arc::clone(&inner));
-        let served = crate::http::serve(app);
+        let served = crate::http::serve_on(app, ip);
         ListServer {
             inner,
             addr: served.addr,

@@ -64,7 +64,7 @@ impl Rig {
     fn add(&self, name: &str, path: &str) {
         let out = self
             .daemon()
-            .ctl(&["blocklist", "add", name, &self.lists.url(path)]);
+            .ctl(&["blocklist", "add", name, &self.lists.url(path), "--local"]);
         assert!(out.status.success(), "{}", describe(&out));
     }
 
@@ -254,7 +254,9 @@ fn credentials_in_urls_never_reach_a_log_or_an_answer() {
         "http://user:s3cret-pass@{}/cred.txt?key=s3cret-key",
         r.lists.addr
     );
-    let out = r.daemon().ctl(&["blocklist", "add", "cred", &url]);
+    let out = r
+        .daemon()
+        .ctl(&["blocklist", "add", "cred", &url, "--local"]);
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(r.run("cred")["banned"], 1);
     r.lists.set("cred.txt", Serve::Status(500));
@@ -484,9 +486,13 @@ fn bad_downloads_fail_cleanly_and_change_nothing() {
         assert_eq!(r.banned(), good, "{path} changed the jail");
     }
     // The host is unreachable.
-    let out = r
-        .daemon()
-        .ctl(&["blocklist", "add", "gone", "http://127.0.0.1:9/list.txt"]);
+    let out = r.daemon().ctl(&[
+        "blocklist",
+        "add",
+        "gone",
+        "http://127.0.0.1:9/list.txt",
+        "--local",
+    ]);
     assert!(out.status.success());
     let out = r
         .daemon()
@@ -552,19 +558,27 @@ fn sources_are_managed_from_the_ctl_and_the_config_file() {
 
     for (args, needle) in [
         (
-            vec!["blocklist", "add", "bad name", "http://x/"],
+            vec!["blocklist", "add", "bad name", "http://x/", "--local"],
             "not a source name",
         ),
         (
-            vec!["blocklist", "add", "x", "ftp://x/"],
+            vec!["blocklist", "add", "x", "ftp://x/", "--local"],
             "http://, https:// or file://",
         ),
         (
-            vec!["blocklist", "add", "x", "http://x/", "--interval", "5s"],
+            vec![
+                "blocklist",
+                "add",
+                "x",
+                "http://x/",
+                "--interval",
+                "5s",
+                "--local",
+            ],
             "at least 1 minute",
         ),
         (
-            vec!["blocklist", "add", "from-config", "http://x/"],
+            vec!["blocklist", "add", "from-config", "http://x/", "--local"],
             "exists already",
         ),
     ] {

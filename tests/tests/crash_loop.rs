@@ -157,7 +157,7 @@ fn sigkill_at_random_moments_and_fault_points_loses_and_duplicates_nothing() {
     let first = home.start();
     let server = conf.start();
     let lists = ListServer::start();
-    let out = first.ctl(&["blocklist", "add", "src", &lists.url("list.txt")]);
+    let out = first.ctl(&["blocklist", "add", "src", &lists.url("list.txt"), "--local"]);
     assert!(out.status.success(), "{}", describe(&out));
     first.stop();
     let pool = bangui_tests::fail2ban::addresses(2_000);

@@ -134,7 +134,13 @@ fn hostile_list_hosts_fail_imports_cleanly() {
     lists.set("loop.txt", Serve::Redirect(lists.url("loop.txt")));
     lists.set("busy.txt", Serve::TooMany { retry_after: 2 });
     for name in ["bomb", "loop", "busy"] {
-        let out = daemon.ctl(&["blocklist", "add", name, &lists.url(&format!("{name}.txt"))]);
+        let out = daemon.ctl(&[
+            "blocklist",
+            "add",
+            name,
+            &lists.url(&format!("{name}.txt")),
+            "--local",
+        ]);
         assert!(out.status.success(), "{}", describe(&out));
     }
 

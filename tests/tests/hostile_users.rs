@@ -192,7 +192,7 @@ fn no_spelling_of_a_protected_network_gets_past_the_allowlist() {
             "45.33.32.156".to_string(),
         ],
     );
-    daemon.ctl(&["blocklist", "add", "l", &lists.url("l.txt")]);
+    daemon.ctl(&["blocklist", "add", "l", &lists.url("l.txt"), "--local"]);
     let runs = daemon.ctl(&["--json", "blocklist", "run", "l", "--wait"]);
     assert!(runs.status.success(), "{}", describe(&runs));
     assert_eq!(server.banned("bangui-blocklist"), ["45.33.32.156"]);
@@ -299,7 +299,13 @@ fn a_list_repeating_one_address_does_not_grow_the_daemon() {
         },
     );
     let before = peak_kib(daemon.pid());
-    daemon.ctl(&["blocklist", "add", "same", &lists.url("same.txt")]);
+    daemon.ctl(&[
+        "blocklist",
+        "add",
+        "same",
+        &lists.url("same.txt"),
+        "--local",
+    ]);
     let out = daemon.ctl(&["--json", "blocklist", "run", "same", "--wait"]);
     assert!(out.status.success(), "{}", describe(&out));
     let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -322,6 +328,8 @@ fn a_list_repeating_one_address_does_not_grow_the_daemon() {
             interval_secs: Some(u64::MAX),
             jail: None,
             max_entries: None,
+            local: true,
+            secret_path: false,
         });
         match client.call(add).await {
             Err(bangui_proto::ClientError::Daemon(e)) => {

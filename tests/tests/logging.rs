@@ -46,6 +46,7 @@ fn under_systemd_entries_go_to_the_journal_with_bangui_fields() {
         "add",
         "journaled",
         "http://127.0.0.1:9/list.txt",
+        "--local",
     ]);
     assert!(out.status.success(), "{}", describe(&out));
 
@@ -156,7 +157,7 @@ fn planted_secrets_reach_no_output() {
                 .status
                 .success()
         );
-        let out = daemon.ctl(&["blocklist", "add", "secretive", &list_url]);
+        let out = daemon.ctl(&["blocklist", "add", "secretive", &list_url, "--local"]);
         assert!(out.status.success(), "{}", describe(&out));
         // fail2ban is absent: the import fails after the download, which is what is logged at trace.
         let _ = daemon.ctl(&["blocklist", "run", "secretive", "--wait"]);

@@ -176,7 +176,15 @@ fn exit_codes_tell_the_truth_and_monitoring_has_one_check() {
     let out = daemon.ctl(&["--timeout", "300", "ping"]);
     assert!(out.status.success(), "{}", describe(&out));
     let list = home_list(&daemon);
-    let out = daemon.ctl(&["blocklist", "add", "secs", &list, "--interval", "3600"]);
+    let out = daemon.ctl(&[
+        "blocklist",
+        "add",
+        "secs",
+        &list,
+        "--interval",
+        "3600",
+        "--local",
+    ]);
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(
         daemon.ctl_json(&["blocklist", "show", "secs"])["interval_secs"],
@@ -276,7 +284,7 @@ fn a_log_level_typo_is_refused_everywhere_it_can_be_given() {
     assert!(out.status.success(), "{}", describe(&out));
     assert!(stdout(&out).contains("applies now"), "{}", describe(&out));
     let list = home_list(&daemon);
-    let out = daemon.ctl(&["blocklist", "add", "after", &list]);
+    let out = daemon.ctl(&["blocklist", "add", "after", &list, "--local"]);
     assert!(out.status.success(), "{}", describe(&out));
     daemon.wait_log("blocklist source added");
     daemon.stop();
@@ -372,9 +380,9 @@ fn the_fail2ban_status_is_current_after_bangui_s_own_changes() {
     // The scheduled check runs once an hour: only the refresh can explain fresh counts.
     let (_home, _conf, _server, daemon) = rig(
         "1h",
-        "[[blocklist.source]]\nname = \"ghost-list\"\nurl = \"http://127.0.0.1:9/x\"\njail = \"ghost\"\nenabled = true\n",
+        "[[blocklist.source]]\nname = \"ghost-list\"\nurl = \"http://127.0.0.1:9/x\"\nlocal = true\njail = \"ghost\"\nenabled = true\n",
     );
-    let out = daemon.ctl(&["blocklist", "add", "big", &lists.url("big.txt")]);
+    let out = daemon.ctl(&["blocklist", "add", "big", &lists.url("big.txt"), "--local"]);
     assert!(out.status.success(), "{}", describe(&out));
     let out = daemon.ctl(&["blocklist", "run", "big", "--wait"]);
     assert!(out.status.success(), "{}", describe(&out));
@@ -409,6 +417,7 @@ fn the_fail2ban_status_is_current_after_bangui_s_own_changes() {
         &lists.url("big.txt"),
         "--jail",
         "nosuchjail",
+        "--local",
     ]);
     assert_eq!(code(&out), Some(2), "{}", describe(&out));
     assert!(
@@ -423,7 +432,7 @@ fn the_fail2ban_status_is_current_after_bangui_s_own_changes() {
         .unwrap()
         .join("lists/no-such-list.txt");
     let url = format!("file://{}", missing.display());
-    let out = daemon.ctl(&["blocklist", "add", "y", &url]);
+    let out = daemon.ctl(&["blocklist", "add", "y", &url, "--local"]);
     assert_eq!(code(&out), Some(2), "{}", describe(&out));
     assert!(
         stderr(&out).contains(&format!("cannot read {}", missing.display())),
@@ -485,7 +494,7 @@ fn download_errors_name_the_url_and_read_once() {
     );
     let (_home, _conf, _server, daemon) = rig("1h", "[blocklist]\nretries = 0\n");
     let gone = lists.url("gone.txt");
-    daemon.ctl(&["blocklist", "add", "gone", &gone]);
+    daemon.ctl(&["blocklist", "add", "gone", &gone, "--local"]);
     let out = daemon.ctl(&["blocklist", "run", "gone", "--wait"]);
     assert_eq!(code(&out), Some(7), "{}", describe(&out));
     let text = stdout(&out);
@@ -497,7 +506,7 @@ fn download_errors_name_the_url_and_read_once() {
     );
     // https:// to a server that speaks plain HTTP: what to check, once.
     let tls = lists.url("plain.txt").replace("http://", "https://");
-    daemon.ctl(&["blocklist", "add", "tls", &tls]);
+    daemon.ctl(&["blocklist", "add", "tls", &tls, "--local"]);
     let out = daemon.ctl(&["blocklist", "run", "tls", "--wait"]);
     assert_eq!(code(&out), Some(7), "{}", describe(&out));
     let text = stdout(&out);
@@ -505,7 +514,13 @@ fn download_errors_name_the_url_and_read_once() {
     assert!(!text.contains("corrupt message"), "{text}");
     assert_eq!(text.matches("did not answer with TLS").count(), 1, "{text}");
     // A too-broad line is listed as such, not under "invalid".
-    daemon.ctl(&["blocklist", "add", "broad", &lists.url("broad.txt")]);
+    daemon.ctl(&[
+        "blocklist",
+        "add",
+        "broad",
+        &lists.url("broad.txt"),
+        "--local",
+    ]);
     let out = daemon.ctl(&["blocklist", "plan", "broad"]);
     assert!(out.status.success(), "{}", describe(&out));
     let text = stdout(&out);
@@ -530,7 +545,13 @@ fn ctrl_c_while_waiting_says_the_import_goes_on() {
     lists.set("slow.txt", Serve::Endless);
     let (_home, _conf, _server, daemon) =
         rig("1h", "[blocklist]\ntimeout = \"30s\"\nretries = 0\n");
-    daemon.ctl(&["blocklist", "add", "slow", &lists.url("slow.txt")]);
+    daemon.ctl(&[
+        "blocklist",
+        "add",
+        "slow",
+        &lists.url("slow.txt"),
+        "--local",
+    ]);
     let child = Command::new(bin("bangui-ctl"))
         .arg("--socket")
         .arg(&daemon.socket)
@@ -619,7 +640,7 @@ fn removing_a_big_source_shows_its_unbans_progress_on_a_terminal() {
     let entries: Vec<String> = addresses(30_000);
     lists.set_lines("big.txt", &entries);
     let (_home, _conf, server, daemon) = rig("1h", "");
-    daemon.ctl(&["blocklist", "add", "big", &lists.url("big.txt")]);
+    daemon.ctl(&["blocklist", "add", "big", &lists.url("big.txt"), "--local"]);
     let out = daemon.ctl(&["blocklist", "run", "big", "--wait"]);
     assert!(out.status.success(), "{}", describe(&out));
     let last = entries.last().unwrap();

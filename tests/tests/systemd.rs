@@ -172,7 +172,7 @@ fn sighup_reloads_the_file_and_a_bad_file_keeps_the_running_config() {
 
     home.write_config(
         "[jobs.session_cleanup]\ninterval = \"2h\"\n[allowlist]\nnetworks = [\"192.0.2.0/24\"]\n\
-         [[blocklist.source]]\nname = \"reloaded\"\nurl = \"http://127.0.0.1:9/list.txt\"\n\
+         [[blocklist.source]]\nname = \"reloaded\"\nurl = \"http://127.0.0.1:9/list.txt\"\nlocal = true\n\
          [history]\nretention_days = 30\n",
     );
     let since = Instant::now();

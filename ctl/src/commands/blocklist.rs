@@ -24,6 +24,8 @@ pub async fn run(
             interval,
             jail,
             max_entries,
+            local,
+            secret_path,
         } => {
             let interval_secs = interval.map(|d| d.as_secs());
             let info = source(
@@ -34,6 +36,8 @@ pub async fn run(
                     interval_secs,
                     jail,
                     max_entries,
+                    local,
+                    secret_path,
                 }),
             )
             .await?;
@@ -366,6 +370,12 @@ fn print_source(s: &SourceInfo) {
         output::short(Duration::from_secs(s.interval_secs))
     );
     println!("max entries {}", s.max_entries);
+    if s.local {
+        println!("reach       local: downloads may reach loopback and private addresses");
+    }
+    if s.secret_path {
+        println!("url path    secret: never shown or logged");
+    }
     println!("listed      {} ({} banned by bangui)", s.listed, s.banned);
     if let Some(t) = s.last_success_at {
         println!("last ok     {}", output::when(t));

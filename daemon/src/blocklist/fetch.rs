@@ -2,12 +2,15 @@
 //! (counted after gzip decoding), a redirect limit that also refuses an
 //! https → http downgrade, conditional requests, and retries with back-off and
 //! jitter; `file://` URLs read the file. The body is parsed as it arrives.
+//! Unless a source is marked local, connections go to public addresses only
+//! ([`super::destination`]).
 
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
+use super::destination;
 use super::parse::{ParseError, ParsedList, Parser};
 use crate::config::BlocklistConfig;
 
@@ -44,6 +47,9 @@ pub enum FetchError {
     Parse(#[from] ParseError),
     #[error("cannot read the file: {0}")]
     File(String),
+    /// The URL, or a redirect, goes where downloads may not.
+    #[error("{0}")]
+    Refused(String),
     #[error("cancelled")]
     Cancelled,
 }
@@ -70,8 +76,21 @@ impl FetchError {
     }
 }
 
+/// Which destinations a download may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Public addresses only: the default for every source.
+    Public,
+    /// Anything, loopback and private networks included: an administrator
+    /// marked the source local.
+    Local,
+}
+
 pub struct Fetcher {
-    http: reqwest::Client,
+    /// Connects to public addresses only.
+    public: reqwest::Client,
+    /// For sources marked local.
+    local: reqwest::Client,
     timeout: Duration,
     max_body: u64,
     retries: u32,
@@ -123,20 +142,32 @@ pub fn redirect_refusal(
 
 impl Fetcher {
     pub fn new(cfg: &BlocklistConfig) -> Result<Fetcher, String> {
-        let max = cfg.max_redirects;
-        let http = crate::http::client_builder()
-            .connect_timeout(cfg.connect_timeout)
-            .timeout(cfg.timeout)
-            .redirect(reqwest::redirect::Policy::custom(
-                move |attempt| match redirect_refusal(attempt.previous(), attempt.url(), max) {
-                    Some(why) => attempt.error(why),
-                    None => attempt.follow(),
-                },
-            ))
-            .build()
-            .map_err(describe)?;
+        let client = |reach: Reach| {
+            let max = cfg.max_redirects;
+            let builder =
+                crate::http::client_builder()
+                    .connect_timeout(cfg.connect_timeout)
+                    .timeout(cfg.timeout)
+                    .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                        let refused = redirect_refusal(attempt.previous(), attempt.url(), max)
+                            .or_else(|| match reach {
+                                Reach::Public => destination::redirect_refusal(attempt.url()),
+                                Reach::Local => None,
+                            });
+                        match refused {
+                            Some(why) => attempt.error(destination::Refused(why)),
+                            None => attempt.follow(),
+                        }
+                    }));
+            let builder = match reach {
+                Reach::Public => builder.dns_resolver(std::sync::Arc::new(destination::PublicOnly)),
+                Reach::Local => builder,
+            };
+            builder.build().map_err(describe)
+        };
         Ok(Fetcher {
-            http,
+            public: client(Reach::Public)?,
+            local: client(Reach::Local)?,
             timeout: cfg.timeout,
             max_body: cfg.max_body,
             retries: cfg.retries,
@@ -148,13 +179,14 @@ impl Fetcher {
     pub async fn fetch(
         &self,
         url: &str,
+        reach: Reach,
         validators: &Validators,
         cancel: &CancellationToken,
     ) -> Result<Fetched, FetchError> {
         let mut attempt = 0;
         loop {
             let result = tokio::select! {
-                r = self.once(url, validators) => r,
+                r = self.once(url, reach, validators) => r,
                 _ = cancel.cancelled() => return Err(FetchError::Cancelled),
             };
             match result {
@@ -176,6 +208,7 @@ impl Fetcher {
     async fn once(
         &self,
         url: &str,
+        reach: Reach,
         validators: &Validators,
     ) -> Result<Fetched, (FetchError, Option<Duration>)> {
         let parsed = reqwest::Url::parse(url)
@@ -190,7 +223,16 @@ impl Fetcher {
                 Err(_) => Err((FetchError::Timeout(self.timeout), None)),
             };
         }
-        let mut request = self.http.get(parsed);
+        let http = match reach {
+            Reach::Public => {
+                if let Some(why) = destination::literal_refusal(&parsed) {
+                    return Err((FetchError::Refused(why), None));
+                }
+                &self.public
+            }
+            Reach::Local => &self.local,
+        };
+        let mut request = http.get(parsed);
         if let Some(etag) = &validators.etag {
             request = request.header(reqwest::header::IF_NONE_MATCH, etag);
         }
@@ -285,6 +327,13 @@ impl Fetcher {
     }
 
     fn error(&self, e: reqwest::Error) -> FetchError {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if let Some(refused) = c.downcast_ref::<destination::Refused>() {
+                return FetchError::Refused(refused.0.clone());
+            }
+            cause = c.source();
+        }
         if e.is_timeout() {
             FetchError::Timeout(self.timeout)
         } else {

@@ -93,14 +93,9 @@ pub async fn prepare(
     };
     let fetched = inner
         .fetcher
-        .fetch(&source.url, &validators, cancel)
+        .fetch(&source.url, source.reach, &validators, cancel)
         .await
-        .map_err(|e| {
-            format!(
-                "download of {} failed: {e}",
-                crate::urls::redacted(&source.url)
-            )
-        })?;
+        .map_err(|e| format!("download of {} failed: {e}", source.shown_url()))?;
     let (entries, hash, validators) = match fetched {
         Fetched::NotModified => {
             run.download = Some("not modified".into());

@@ -3,6 +3,7 @@
 //! One import runs at a time (a mutex), so two runs never work on one jail's
 //! records at once; `bangui-ctl ban` is independent of it.
 
+pub mod destination;
 pub mod fetch;
 mod import;
 pub mod parse;
@@ -74,15 +75,19 @@ pub struct Blocklists {
 }
 
 fn row_from_config(s: &SourceConfig) -> SourceRow {
-    SourceRow::new(
-        s.name.clone(),
-        s.url.clone(),
-        s.jail.clone(),
-        s.interval.as_secs(),
-        s.max_entries,
-        s.enabled,
-        "config",
-    )
+    SourceRow {
+        reach: s.reach,
+        secret_path: s.secret_path,
+        ..SourceRow::new(
+            s.name.clone(),
+            s.url.clone(),
+            s.jail.clone(),
+            s.interval.as_secs(),
+            s.max_entries,
+            s.enabled,
+            "config",
+        )
+    }
 }
 
 /// A `file://` source must name a file that is there now.
@@ -235,7 +240,9 @@ impl Blocklists {
             })
             .await?;
         Ok(SourceInfo {
-            url: crate::urls::redacted(&s.url),
+            url: s.shown_url(),
+            local: s.reach == fetch::Reach::Local,
+            secret_path: s.secret_path,
             next_run_at: self.next_run_at(&s),
             jail,
             interval_secs: s.interval_secs,
@@ -271,15 +278,26 @@ impl Blocklists {
         checks::check_file_url(&req.url, &cfg.file_dir)
             .map_err(|e| BlocklistError::Invalid(format!("url: {e}")))?;
         check_file_exists(&req.url)?;
-        let row = SourceRow::new(
-            req.name.clone(),
-            req.url,
-            req.jail,
-            interval.as_secs(),
-            max_entries,
-            true,
-            "ctl",
-        );
+        let reach = if req.local {
+            fetch::Reach::Local
+        } else {
+            fetch::Reach::Public
+        };
+        checks::check_reach(&req.url, reach)
+            .map_err(|e| BlocklistError::Invalid(format!("url: {e}")))?;
+        let row = SourceRow {
+            reach,
+            secret_path: req.secret_path,
+            ..SourceRow::new(
+                req.name.clone(),
+                req.url,
+                req.jail,
+                interval.as_secs(),
+                max_entries,
+                true,
+                "ctl",
+            )
+        };
         let now = self.inner.clock.now_unix();
         let r = row.clone();
         let inserted = self
@@ -296,7 +314,7 @@ impl Blocklists {
         if !inserted {
             return Err(BlocklistError::Exists(req.name));
         }
-        tracing::info!(source = %row.name, url = %crate::urls::redacted(&row.url), "blocklist source added");
+        tracing::info!(source = %row.name, url = %row.shown_url(), "blocklist source added");
         self.info(row).await
     }
 

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use bangui_proto::messages::{ImportRunInfo, ReasonCount};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
+use super::fetch::Reach;
 use crate::store::StoreError;
 use crate::targets::Target;
 
@@ -17,6 +18,8 @@ pub struct SourceRow {
     pub max_entries: u64,
     pub enabled: bool,
     pub origin: String,
+    pub reach: Reach,
+    pub secret_path: bool,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
     pub content_sha256: Option<Vec<u8>>,
@@ -26,7 +29,13 @@ pub struct SourceRow {
 }
 
 impl SourceRow {
-    /// A new source, never imported.
+    /// The URL as it may be shown and logged.
+    pub fn shown_url(&self) -> String {
+        crate::urls::redacted_source(&self.url, self.secret_path)
+    }
+
+    /// A new source, never imported, public and with nothing secret in its
+    /// path until marked otherwise.
     pub fn new(
         name: String,
         url: String,
@@ -44,6 +53,8 @@ impl SourceRow {
             max_entries,
             enabled,
             origin: origin.to_string(),
+            reach: Reach::Public,
+            secret_path: false,
             etag: None,
             last_modified: None,
             content_sha256: None,
@@ -55,7 +66,7 @@ impl SourceRow {
 }
 
 const SOURCE_COLUMNS: &str = "name, url, jail, interval_secs, max_entries, enabled, origin, etag, \
-     last_modified, content_sha256, failure_streak, last_attempt_at, last_success_at";
+     last_modified, content_sha256, failure_streak, last_attempt_at, last_success_at, local, secret_path";
 
 fn read_source(row: &Row<'_>) -> rusqlite::Result<SourceRow> {
     Ok(SourceRow {
@@ -72,14 +83,31 @@ fn read_source(row: &Row<'_>) -> rusqlite::Result<SourceRow> {
         failure_streak: row.get::<_, i64>(10)?.clamp(0, i64::from(u32::MAX)) as u32,
         last_attempt_at: row.get(11)?,
         last_success_at: row.get(12)?,
+        reach: if row.get(13)? {
+            Reach::Local
+        } else {
+            Reach::Public
+        },
+        secret_path: row.get(14)?,
     })
 }
 
 pub fn insert_source(conn: &Connection, s: &SourceRow, now: i64) -> Result<(), StoreError> {
     conn.execute(
-        "INSERT INTO blocklist_sources (name, url, jail, interval_secs, max_entries, enabled, origin, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![s.name, s.url, s.jail, s.interval_secs as i64, s.max_entries as i64, s.enabled, s.origin, now],
+        "INSERT INTO blocklist_sources (name, url, jail, interval_secs, max_entries, enabled, origin, created_at, local, secret_path)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            s.name,
+            s.url,
+            s.jail,
+            s.interval_secs as i64,
+            s.max_entries as i64,
+            s.enabled,
+            s.origin,
+            now,
+            s.reach == Reach::Local,
+            s.secret_path
+        ],
     )?;
     Ok(())
 }
@@ -91,7 +119,8 @@ pub fn update_definition(conn: &Connection, s: &SourceRow) -> Result<(), StoreEr
         "UPDATE blocklist_sources SET
             etag = CASE WHEN url = ?2 THEN etag END,
             last_modified = CASE WHEN url = ?2 THEN last_modified END,
-            url = ?2, jail = ?3, interval_secs = ?4, max_entries = ?5, enabled = ?6, origin = ?7
+            url = ?2, jail = ?3, interval_secs = ?4, max_entries = ?5, enabled = ?6, origin = ?7,
+            local = ?8, secret_path = ?9
          WHERE name = ?1",
         params![
             s.name,
@@ -100,7 +129,9 @@ pub fn update_definition(conn: &Connection, s: &SourceRow) -> Result<(), StoreEr
             s.interval_secs as i64,
             s.max_entries as i64,
             s.enabled,
-            s.origin
+            s.origin,
+            s.reach == Reach::Local,
+            s.secret_path
         ],
     )?;
     Ok(())

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::ConfigError;
 use super::file::BlocklistSection;
+pub use crate::blocklist::fetch::Reach;
 
 /// A source as the config file (or `bangui-ctl blocklist add`) gives it, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +16,10 @@ pub struct SourceConfig {
     pub jail: Option<String>,
     pub max_entries: u64,
     pub enabled: bool,
+    /// `local = true`: downloads may reach loopback and private addresses.
+    pub reach: Reach,
+    /// `secret_path = true`: the URL's path is never shown or logged.
+    pub secret_path: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +55,20 @@ pub fn check_file_url(url: &str, dir: &Path) -> Result<(), String> {
         .to_file_path()
         .map_err(|()| "not a local path".to_string())?;
     check_file_path(&path, dir)
+}
+
+/// A URL whose host is written as an address must be a public one unless the
+/// source is marked local (names are checked when a download resolves them).
+pub fn check_reach(url: &str, reach: Reach) -> Result<(), String> {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return Ok(());
+    };
+    match reach {
+        Reach::Public => {
+            crate::blocklist::destination::literal_refusal(&parsed).map_or(Ok(()), Err)
+        }
+        Reach::Local => Ok(()),
+    }
 }
 
 /// Whether a list file's path lies in `dir`, without `..` components.
@@ -162,6 +181,12 @@ pub fn blocklist_config(
         }
         check_url(&s.url).map_err(|e| invalid(&key("url"), e))?;
         check_file_url(&s.url, &file_dir).map_err(|e| invalid(&key("url"), e))?;
+        let reach = if s.local.unwrap_or(false) {
+            Reach::Local
+        } else {
+            Reach::Public
+        };
+        check_reach(&s.url, reach).map_err(|e| invalid(&key("url"), e))?;
         let interval = s.interval.unwrap_or(default_interval);
         check_interval(interval).map_err(|e| invalid(&key("interval"), e))?;
         if let Some(jail) = &s.jail {
@@ -176,6 +201,8 @@ pub fn blocklist_config(
             jail: s.jail,
             max_entries,
             enabled: s.enabled.unwrap_or(true),
+            reach,
+            secret_path: s.secret_path.unwrap_or(false),
         });
     }
     Ok(BlocklistConfig {

@@ -94,6 +94,8 @@ pub struct SourceSection {
     pub jail: Option<String>,
     pub max_entries: Option<u64>,
     pub enabled: Option<bool>,
+    pub local: Option<bool>,
+    pub secret_path: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]

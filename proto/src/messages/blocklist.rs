@@ -10,6 +10,10 @@ pub struct AddSource {
     /// The daemon's fail2ban.blocklist_jail when absent.
     pub jail: Option<String>,
     pub max_entries: Option<u64>,
+    /// Let downloads reach loopback and private addresses (refused otherwise).
+    pub local: bool,
+    /// The URL's path holds a secret: never shown or logged.
+    pub secret_path: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +107,10 @@ pub struct SourceInfo {
     pub interval_secs: u64,
     pub max_entries: u64,
     pub enabled: bool,
+    /// Downloads may reach loopback and private addresses.
+    pub local: bool,
+    /// The URL's path is hidden.
+    pub secret_path: bool,
     /// ctl or config.
     pub origin: String,
     /// Entries the source lists now.
