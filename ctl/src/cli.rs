@@ -281,7 +281,8 @@ pub enum GeoCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum Fail2banCommand {
-    /// The latest health check, or one jail's counters and banned list asked of fail2ban now
+    /// The latest health check, or one jail's counters and banned list asked of fail2ban
+    /// (for readers: a copy shared by all readers, at most 10 s old)
     Status {
         jail: Option<String>,
         /// Ask fail2ban now instead of showing the latest snapshot

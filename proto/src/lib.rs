@@ -30,7 +30,7 @@ pub use messages::{Request, RequestFrame, Response, ResponseFrame};
 /// message changes shape; appending request or response variants does not bump it.
 ///
 /// 2: ban reports per jail, `banned` for many addresses, live health queries,
-/// failing jobs in `status`.
+/// failing jobs in `status`, `local` and `secret_path` marks on blocklist sources.
 pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest frame payload either side accepts or sends, in bytes. Long lists are

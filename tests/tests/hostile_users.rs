@@ -413,45 +413,11 @@ fn list_files_are_read_only_from_their_directory_as_plain_files() {
 /// A reader's raw connections, by a Python client running as nobody:
 /// `idle N SECS` handshakes N connections and holds them; `big N SECS` sends
 /// a 1 MiB frame (header and body) before any hello on N connections.
-const RAW_CLIENT: &str = r#"
-import socket, struct, sys, time
-path, mode, n, hold = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-socks, ok, busy = [], 0, 0
-for i in range(n):
-    try:
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(path)
-        if mode == "idle":
-            hello = bytes([2, 1]) + b"x"
-            s.sendall(struct.pack(">I", len(hello)) + hello)
-            size = struct.unpack(">I", s.recv(4))[0]
-            body = s.recv(size)
-            if body[0] == 0:
-                ok += 1
-            else:
-                busy += 1
-        else:
-            s.sendall(struct.pack(">I", 1 << 20) + b"\0" * (1 << 20))
-            ok += 1
-        socks.append(s)
-    except OSError:
-        busy += 1
-print(ok, busy, flush=True)
-time.sleep(hold)
-"#;
-
+/// `bangui-flood MODE N HOLD_SECS` as nobody (see tests/src/bin/bangui-flood.rs).
 fn raw_client(home: &Home, mode: &str, n: u32, hold_secs: u32) -> std::process::Child {
-    let script = home.path().join("raw_client.py");
-    std::fs::write(&script, RAW_CLIENT).unwrap();
     Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--",
-            "/usr/bin/python3",
-        ])
-        .arg(&script)
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(home.shared_bin("bangui-flood"))
         .arg(home.socket())
         .args([mode, &n.to_string(), &hold_secs.to_string()])
         .stdout(Stdio::piped())
@@ -517,4 +483,42 @@ fn the_daemon_checks_the_socket_group_itself_whatever_the_file_mode() {
     assert!(daemon.log_text().contains("not in the socket's group"));
     // Root still gets in.
     assert!(daemon.ctl(&["ping"]).status.success());
+}
+
+#[test]
+fn readers_share_one_copy_of_a_jail_s_banned_list() {
+    let (home, daemon, _server) = with_fail2ban("socket_group = \"nogroup\"\n");
+    let listed = |out: &std::process::Output| -> Vec<String> {
+        assert!(out.status.success(), "{}", describe(out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["banned"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect()
+    };
+    let status = ["--json", "fail2ban", "status", "bangui-manual"];
+    let out = daemon.ctl(&["ban", "45.33.32.156"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(listed(&as_reader(&home, &status, "")), ["45.33.32.156"]);
+    let out = daemon.ctl(&["ban", "45.33.32.157"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    // Administrators ask fail2ban; readers get the copy fetched a moment
+    // ago, so a crowd of them costs fail2ban one full list per 10 s.
+    assert_eq!(listed(&daemon.ctl(&status)).len(), 2);
+    assert_eq!(listed(&as_reader(&home, &status, "")), ["45.33.32.156"]);
+    let many: Vec<String> = (1..=9).map(|i| format!("45.33.32.{}", 150 + i)).collect();
+    let mut args = vec!["--json", "banned"];
+    args.extend(many.iter().map(String::as_str));
+    let out = as_reader(&home, &args, "");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let banned: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !r["jails"].as_array().unwrap().is_empty())
+        .map(|r| r["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(banned, ["45.33.32.156"], "{v}");
 }

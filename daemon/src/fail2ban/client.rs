@@ -2,6 +2,7 @@
 //! time, each with a timeout and a cap on the reply size.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -68,6 +69,8 @@ impl Fail2banError {
 pub struct Fail2ban {
     settings: Settings,
     conn: Mutex<Option<UnixStream>>,
+    /// Readers' copies of jails' full status.
+    shared: super::shared::Shared,
 }
 
 /// How one exchange on an open connection failed.
@@ -82,6 +85,7 @@ impl Fail2ban {
         Fail2ban {
             settings,
             conn: Mutex::new(None),
+            shared: Default::default(),
         }
     }
 
@@ -179,6 +183,22 @@ impl Fail2ban {
         reply::jail_status(value)
     }
 
+    /// A jail's status with its whole banned list as readers get it: a copy
+    /// at most [`super::shared::MAX_AGE`] old, shared by every reader.
+    pub async fn jail_status_shared(&self, jail: &str) -> Result<Arc<JailStatus>, Fail2banError> {
+        if let Some(copy) = self.shared.fresh(jail) {
+            return Ok(copy);
+        }
+        let _one = self.shared.one_fetch().await;
+        // Another reader may have fetched it meanwhile.
+        if let Some(copy) = self.shared.fresh(jail) {
+            return Ok(copy);
+        }
+        let status = Arc::new(self.jail_status(jail, false).await?);
+        self.shared.store(jail, Arc::clone(&status));
+        Ok(status)
+    }
+
     /// Bans one batch; returns how many were newly banned.
     pub async fn ban(&self, jail: &str, targets: &[Target]) -> Result<u64, Fail2banError> {
         self.batch(jail, "banip", targets).await
@@ -206,8 +226,13 @@ impl Fail2ban {
     ///
     /// fail2ban answers `banned IP…` by building each jail's whole ban list
     /// once per address, so beyond a few addresses it is far cheaper to fetch
-    /// each jail's list once and look the addresses up here.
-    pub async fn banned_in(&self, targets: &[Target]) -> Result<Vec<Vec<String>>, Fail2banError> {
+    /// each jail's list once and look the addresses up here. With `shared`
+    /// (a reader asking), those lists are the readers' shared copies.
+    pub async fn banned_in(
+        &self,
+        targets: &[Target],
+        shared: bool,
+    ) -> Result<Vec<Vec<String>>, Fail2banError> {
         const ASK_FAIL2BAN_UP_TO: usize = 8;
         let texts: Vec<String> = targets.iter().map(Target::to_string).collect();
         if texts.len() <= ASK_FAIL2BAN_UP_TO {
@@ -232,8 +257,16 @@ impl Fail2ban {
         let mut jails_of: std::collections::HashMap<&str, Vec<String>> =
             texts.iter().map(|t| (t.as_str(), Vec::new())).collect();
         for jail in self.jails().await? {
-            for banned in self.banned_list(&jail).await? {
-                let canonical = Target::parse(&banned).map(|t| t.to_string());
+            let (copy, fetched);
+            let list: &[String] = if shared {
+                copy = self.jail_status_shared(&jail).await?;
+                copy.banned.as_deref().unwrap_or_default()
+            } else {
+                fetched = self.banned_list(&jail).await?;
+                &fetched
+            };
+            for banned in list {
+                let canonical = Target::parse(banned).map(|t| t.to_string());
                 let key = canonical.as_deref().unwrap_or(banned.as_str());
                 if let Some(jails) = jails_of.get_mut(key) {
                     jails.push(jail.clone());

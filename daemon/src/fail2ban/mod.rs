@@ -7,6 +7,7 @@ pub mod health;
 pub mod jails;
 pub mod pickle;
 pub mod reply;
+mod shared;
 
 pub use batching::Batching;
 

@@ -292,7 +292,7 @@ impl History {
         let mut rows = self
             .inner
             .db
-            .call(move |conn| store::list(conn, &q))
+            .read(move |conn| store::list(conn, &q))
             .await?;
         let next_before_id = if rows.len() > limit {
             rows.truncate(limit);
@@ -323,7 +323,7 @@ impl History {
         let (total, (blocklists, blocklist_jails)) = self
             .inner
             .db
-            .call(move |conn| {
+            .read(move |conn| {
                 Ok((
                     store::count_ip(conn, &key)?,
                     store::blocklist_presence(conn, &key)?,
@@ -373,7 +373,7 @@ impl History {
         let ((groups, total_bans, total_addresses), sync) = self
             .inner
             .db
-            .call(move |conn| {
+            .read(move |conn| {
                 Ok((
                     store::groups(conn, &by, since, limit, &place)?,
                     store::sync_info(conn)?,

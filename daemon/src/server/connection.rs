@@ -31,6 +31,8 @@ const HELLO_MAX: usize = 4096;
 pub struct Places {
     pub handshaking: Option<OwnedSemaphorePermit>,
     pub slot: Result<Slot, String>,
+    /// Where its costly reads wait their turn, if it is not an administrator's.
+    pub costly: std::sync::Arc<super::costly::CostlyReads>,
 }
 
 pub async fn handle(
@@ -197,6 +199,11 @@ async fn serve(mut conn: Conn, peer: Peer, ctx: Arc<Ctx>, stop: CancellationToke
                 .unwrap_or_else(|_| "this changes state and needs an administrator".into());
             Err(WireError::new(ErrorCode::PermissionDenied, message))
         } else {
+            let _turn = if !is_admin && super::costly::is_costly(&frame.request) {
+                places.costly.turn(peer.uid).await
+            } else {
+                None
+            };
             handlers::dispatch(&ctx, &peer, is_admin, frame.request).await
         };
         if reply(&mut conn, frame.id, result).await.is_err() {

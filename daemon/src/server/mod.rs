@@ -2,6 +2,7 @@
 
 mod admission;
 mod connection;
+mod costly;
 pub mod handlers;
 pub mod peer;
 pub mod socket;
@@ -23,6 +24,7 @@ pub async fn serve(
     connections: TaskTracker,
 ) {
     let admission = admission::Admission::new(ctx.config.max_connections, ctx.policy.own_uid);
+    let costly = Arc::new(costly::CostlyReads::new());
     loop {
         let accepted = tokio::select! {
             _ = stop.cancelled() => break,
@@ -59,7 +61,11 @@ pub async fn serve(
             peer,
             Arc::clone(&ctx),
             stop.clone(),
-            connection::Places { handshaking, slot },
+            connection::Places {
+                handshaking,
+                slot,
+                costly: Arc::clone(&costly),
+            },
         ));
     }
 }

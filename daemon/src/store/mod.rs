@@ -1,7 +1,10 @@
 //! bangui's own state: one SQLite file in WAL mode, owned by one thread.
 //!
-//! Every statement runs on that thread; async code sends it closures through
+//! Every change runs on that thread; async code sends it closures through
 //! [`Db::call`] and awaits the answer, so SQLite never blocks a tokio worker.
+//! Long queries that answer readers (history statistics and pages) go to a
+//! second thread with a read-only connection ([`Db::read`]): in WAL mode
+//! they see the last commit and never hold up a write.
 
 pub mod migrate;
 pub mod runs;
@@ -54,6 +57,8 @@ enum Message {
 #[derive(Clone)]
 pub struct Db {
     tx: mpsc::Sender<Message>,
+    /// The read-only connection's thread.
+    read_tx: mpsc::Sender<Message>,
     /// The directory holding the file, for free-space checks.
     dir: Arc<PathBuf>,
     /// A write failed with "database or disk is full" and no space has come back since.
@@ -94,15 +99,22 @@ impl Db {
         let mut conn = open_connection(path)?;
         let opened = migrate::run(&mut conn, migrations, path)?;
         owner_only(path);
+        let reader = open_reader(path)?;
         let (tx, rx) = mpsc::channel::<Message>();
         std::thread::Builder::new()
             .name("bangui-db".into())
-            .spawn(move || serve(conn, rx))
+            .spawn(move || serve(conn, rx, shut))
+            .map_err(StoreError::Thread)?;
+        let (read_tx, read_rx) = mpsc::channel::<Message>();
+        std::thread::Builder::new()
+            .name("bangui-db-read".into())
+            .spawn(move || serve(reader, read_rx, close_reader))
             .map_err(StoreError::Thread)?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok((
             Db {
                 tx,
+                read_tx,
                 dir: Arc::new(dir),
                 full: Arc::new(AtomicBool::new(false)),
             },
@@ -116,14 +128,7 @@ impl Db {
         F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
-        let (reply_tx, reply_rx) = oneshot::channel();
-        let call: Call = Box::new(move |conn| {
-            let _ = reply_tx.send(f(conn));
-        });
-        self.tx
-            .send(Message::Call(call))
-            .map_err(|_| StoreError::Closed)?;
-        let result = reply_rx.await.map_err(|_| StoreError::Closed)?;
+        let result = on(&self.tx, f).await;
         if let Err(e) = &result
             && e.is_disk_full()
             && !self.full.swap(true, Ordering::Relaxed)
@@ -134,6 +139,17 @@ impl Db {
             );
         }
         result
+    }
+
+    /// Runs `f` on the read-only connection: for queries that may take a
+    /// while and change nothing. A write there fails ("attempt to write a
+    /// readonly database").
+    pub async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        on(&self.read_tx, move |conn| f(conn)).await
     }
 
     /// Bytes free for the daemon in the state directory, if it can tell.
@@ -156,13 +172,31 @@ impl Db {
         true
     }
 
-    /// Finishes queued work, checkpoints the WAL and closes the connection.
+    /// Finishes queued work, checkpoints the WAL and closes the connections
+    /// (the reader first, so the checkpoint can truncate the WAL).
     pub async fn close(&self) {
-        let (done_tx, done_rx) = oneshot::channel();
-        if self.tx.send(Message::Close(done_tx)).is_ok() {
-            let _ = done_rx.await;
+        for tx in [&self.read_tx, &self.tx] {
+            let (done_tx, done_rx) = oneshot::channel();
+            if tx.send(Message::Close(done_tx)).is_ok() {
+                let _ = done_rx.await;
+            }
         }
     }
+}
+
+/// Sends `f` to a connection's thread and awaits its result.
+async fn on<R, F>(tx: &mpsc::Sender<Message>, f: F) -> Result<R, StoreError>
+where
+    F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+    R: Send + 'static,
+{
+    let (reply_tx, reply_rx) = oneshot::channel();
+    let call: Call = Box::new(move |conn| {
+        let _ = reply_tx.send(f(conn));
+    });
+    tx.send(Message::Call(call))
+        .map_err(|_| StoreError::Closed)?;
+    reply_rx.await.map_err(|_| StoreError::Closed)?
 }
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
@@ -185,19 +219,41 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-fn serve(conn: Connection, rx: mpsc::Receiver<Message>) {
+/// The read-only connection, opened after the migrations.
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    use rusqlite::OpenFlags;
+    let open_err = |source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(open_err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+    Ok(conn)
+}
+
+fn serve(conn: Connection, rx: mpsc::Receiver<Message>, close: fn(Connection)) {
     let mut conn = conn;
     while let Ok(message) = rx.recv() {
         match message {
             Message::Call(call) => call(&mut conn),
             Message::Close(done) => {
-                shut(conn);
+                close(conn);
                 let _ = done.send(());
                 return;
             }
         }
     }
-    shut(conn);
+    close(conn);
+}
+
+fn close_reader(conn: Connection) {
+    if let Err((_, e)) = conn.close() {
+        tracing::warn!(error = %e, "the database's read connection did not close cleanly");
+    }
 }
 
 fn shut(conn: Connection) {

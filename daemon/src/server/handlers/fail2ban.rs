@@ -36,17 +36,31 @@ fn jail_arg(jail: Option<String>) -> Result<Option<String>, WireError> {
     Ok(jail)
 }
 
-pub async fn jail_status(ctx: &Ctx, query: JailStatusQuery) -> Result<Response, WireError> {
+/// Administrators ask fail2ban now; readers get the shared copy (at most
+/// 10 s old), so that many of them cannot keep fail2ban busy.
+pub async fn jail_status(
+    ctx: &Ctx,
+    query: JailStatusQuery,
+    admin: bool,
+) -> Result<Response, WireError> {
     let limit = page(query.limit)?;
     jail_arg(Some(query.jail.clone()))?;
-    let status = ctx
-        .fail2ban
-        .jail_status(&query.jail, false)
-        .await
-        .map_err(fail2ban_error)?;
-    let mut banned = status.banned.unwrap_or_default();
-    let banned_total = banned.len() as u64;
-    banned.truncate(limit as usize);
+    let status = if admin {
+        std::sync::Arc::new(
+            ctx.fail2ban
+                .jail_status(&query.jail, false)
+                .await
+                .map_err(fail2ban_error)?,
+        )
+    } else {
+        ctx.fail2ban
+            .jail_status_shared(&query.jail)
+            .await
+            .map_err(fail2ban_error)?
+    };
+    let all = status.banned.as_deref().unwrap_or_default();
+    let banned_total = all.len() as u64;
+    let banned = all[..all.len().min(limit as usize)].to_vec();
     Ok(Response::JailStatus(JailStatusInfo {
         counts: JailCounts {
             name: query.jail,
@@ -114,7 +128,9 @@ pub async fn unban(ctx: &Ctx, request: UnbanRequest) -> Result<Response, WireErr
     Ok(Response::BanReport(done.report))
 }
 
-pub async fn banned(ctx: &Ctx, query: BannedQuery) -> Result<Response, WireError> {
+/// Readers asking about many addresses are answered from the shared copies
+/// of the jails' lists (see [`jail_status`]).
+pub async fn banned(ctx: &Ctx, query: BannedQuery, admin: bool) -> Result<Response, WireError> {
     if query.addresses.is_empty() || query.addresses.len() > MAX_BANNED_QUERY as usize {
         return Err(WireError::new(
             ErrorCode::InvalidArgument,
@@ -129,7 +145,7 @@ pub async fn banned(ctx: &Ctx, query: BannedQuery) -> Result<Response, WireError
     }
     let jails = ctx
         .fail2ban
-        .banned_in(&targets)
+        .banned_in(&targets, !admin)
         .await
         .map_err(fail2ban_error)?;
     Ok(Response::BannedIn(
