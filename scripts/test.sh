@@ -54,6 +54,10 @@ else
     cargo test --workspace --locked --no-fail-fast
 fi
 
+echo "== doc tests"
+# Among them the compile-fail proof that only the allowlist makes a bannable target.
+cargo test --workspace --locked --doc
+
 echo "== packages"
 # Builds the .deb and .rpm, checks them, installs the .deb and runs it.
 scripts/package.sh

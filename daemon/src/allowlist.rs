@@ -1,11 +1,45 @@
-//! The allowlist: every ban, from any path, passes through [`Allowlist::check`].
+//! The allowlist: every ban, from any path, passes through [`Allowlist::admit`].
 //! Refusals carry a reason; nothing is dropped silently.
+//!
+//! The rule is kept by the type system: [`crate::fail2ban::Fail2ban::ban`]
+//! takes only [`Allowed`] targets, and only `admit` (in this module) can make
+//! one, so no path — a manual ban, an import, a re-sent lost ban — can reach
+//! fail2ban without the check.
 
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 
 use crate::targets::Target;
+
+/// A target the allowlist let through. The field is private to this module:
+/// [`Allowlist::admit`] is the only way to make one, as the compiler checks:
+///
+/// ```compile_fail
+/// use bangui_daemon::{allowlist::Allowed, targets::Target};
+/// let target = Target::parse("45.33.32.156").unwrap();
+/// let skipped = Allowed(target); // error[E0423]: the field is private
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Allowed(Target);
+
+impl Allowed {
+    pub fn target(self) -> Target {
+        self.0
+    }
+}
+
+impl AsRef<Target> for Allowed {
+    fn as_ref(&self) -> &Target {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Allowed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// Why a target may not be banned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +177,25 @@ impl Allowlist {
 
     pub fn wants_own_addresses(&self) -> bool {
         self.own_addresses
+    }
+
+    /// `target` as one that may be banned, or why not.
+    ///
+    /// ```
+    /// use bangui_daemon::allowlist::{Allowlist, Context};
+    /// use bangui_daemon::targets::Target;
+    /// let allowlist = Allowlist::new(vec![], true, true, false);
+    /// let public = Target::parse("45.33.32.156").unwrap();
+    /// assert!(allowlist.admit(public, &Context::default()).is_ok());
+    /// let loopback = Target::parse("127.0.0.1").unwrap();
+    /// let refused = allowlist.admit(loopback, &Context::default()).unwrap_err();
+    /// assert_eq!(refused.kind(), "loopback");
+    /// ```
+    pub fn admit(&self, target: Target, ctx: &Context) -> Result<Allowed, Refusal> {
+        match self.check(&target, ctx) {
+            None => Ok(Allowed(target)),
+            Some(why) => Err(why),
+        }
     }
 
     /// Why `target` must not be banned, or None. A network is refused when it

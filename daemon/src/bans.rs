@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 
 use bangui_proto::messages::{BanReport, JailChange, MAX_PAGE, Refused};
 
-use crate::allowlist::{self, Allowlist, Context};
+use crate::allowlist::{self, Allowed, Allowlist, Context};
 use crate::clock::Clock;
 use crate::fail2ban::health::Health;
 use crate::fail2ban::{Batching, Fail2ban, Fail2banError};
@@ -42,6 +42,29 @@ pub struct Changed {
     pub targets: Vec<Target>,
 }
 
+/// What a run of batches sends: bans only of what the allowlist let through.
+#[derive(Clone, Copy)]
+enum Batches<'a> {
+    Bans(&'a [Allowed]),
+    Unbans(&'a [Target]),
+}
+
+impl Batches<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Batches::Bans(all) => all.len(),
+            Batches::Unbans(all) => all.len(),
+        }
+    }
+
+    fn targets(&self, range: std::ops::Range<usize>) -> Vec<Target> {
+        match self {
+            Batches::Bans(all) => all[range].iter().map(|a| a.target()).collect(),
+            Batches::Unbans(all) => all[range].to_vec(),
+        }
+    }
+}
+
 /// What one jail's batches did.
 struct JailRun {
     change: JailChange,
@@ -49,9 +72,15 @@ struct JailRun {
     error: Option<String>,
 }
 
-/// Targets split into those to send and those refused.
-pub struct Screened {
+/// Valid targets, not yet screened, and the inputs refused as invalid.
+pub struct Parsed {
     pub accepted: Vec<Target>,
+    pub refused: Vec<Refused>,
+}
+
+/// Targets split into those the allowlist let through and those refused.
+pub struct Screened {
+    pub accepted: Vec<Allowed>,
     pub refused: Vec<Refused>,
 }
 
@@ -76,7 +105,7 @@ impl Bans {
     }
 
     /// Parses and de-duplicates; invalid entries are refused as `invalid`.
-    pub fn parse(inputs: &[String]) -> Screened {
+    pub fn parse(inputs: &[String]) -> Parsed {
         let mut accepted = BTreeSet::new();
         let mut refused = Vec::new();
         for input in inputs {
@@ -91,7 +120,7 @@ impl Bans {
                 }),
             }
         }
-        Screened {
+        Parsed {
             accepted: accepted.into_iter().collect(),
             refused,
         }
@@ -107,7 +136,7 @@ impl Bans {
     }
 
     /// Applies the allowlist for `jail` to parsed targets.
-    pub async fn screen(&self, jail: &str, screened: Screened) -> Result<Screened, Fail2banError> {
+    pub async fn screen(&self, jail: &str, parsed: Parsed) -> Result<Screened, Fail2banError> {
         let allowlist = self.allowlist();
         let ignoreip = self.fail2ban.ignoreip(jail).await?;
         let (ignore_nets, names) = allowlist::parse_ignoreip(&ignoreip);
@@ -121,10 +150,10 @@ impl Bans {
         } else {
             Ok(Vec::new())
         };
-        let Screened {
+        let Parsed {
             mut accepted,
             mut refused,
-        } = screened;
+        } = parsed;
         // Without this host's addresses the check cannot be made: nothing
         // passes, rather than everything.
         let own = match own {
@@ -139,25 +168,32 @@ impl Bans {
                     reason: "own-addresses-unknown".into(),
                     detail: detail.clone(),
                 }));
-                return Ok(Screened { accepted, refused });
+                return Ok(Screened {
+                    accepted: Vec::new(),
+                    refused,
+                });
             }
         };
         let ctx = Context {
             own,
             ignoreip: ignore_nets,
         };
-        // In place: a list of a million entries is not copied.
-        accepted.retain(|target| match allowlist.check(target, &ctx) {
-            None => true,
-            Some(why) => {
-                refused.push(Refused {
-                    target: target.to_string(),
-                    reason: why.kind().into(),
-                    detail: why.detail(),
-                });
-                false
-            }
-        });
+        // Collected in place (`Allowed` has `Target`'s layout): a list of a
+        // million entries is not copied.
+        let accepted = accepted
+            .into_iter()
+            .filter_map(|target| match allowlist.admit(target, &ctx) {
+                Ok(allowed) => Some(allowed),
+                Err(why) => {
+                    refused.push(Refused {
+                        target: target.to_string(),
+                        reason: why.kind().into(),
+                        detail: why.detail(),
+                    });
+                    None
+                }
+            })
+            .collect();
         Ok(Screened { accepted, refused })
     }
 
@@ -188,7 +224,9 @@ impl Bans {
         for refusal in &screened.refused {
             tracing::info!(jail = %jail, target = %refusal.target, reason = %refusal.reason, "ban refused");
         }
-        let run = self.in_chunks(&jail, &screened.accepted, true).await;
+        let run = self
+            .in_chunks(&jail, Batches::Bans(&screened.accepted))
+            .await;
         let change = &run.change;
         tracing::info!(
             jail = %jail,
@@ -244,7 +282,9 @@ impl Bans {
         let mut exact = Vec::new();
         let mut error = None;
         for jail in jails {
-            let run = self.in_chunks(&jail, &parsed.accepted, false).await;
+            let run = self
+                .in_chunks(&jail, Batches::Unbans(&parsed.accepted))
+                .await;
             let c = &run.change;
             tracing::info!(jail = %c.jail, sent = c.sent, unbanned = c.changed, "unban done in jail");
             exact.push((jail, run.exact));
@@ -275,7 +315,7 @@ impl Bans {
 
     /// Sends `targets` in batches sized by [`Batching`]; stops at the first
     /// failure and says how far it got.
-    async fn in_chunks(&self, jail: &str, targets: &[Target], ban: bool) -> JailRun {
+    async fn in_chunks(&self, jail: &str, batches: Batches<'_>) -> JailRun {
         let mut sent = 0;
         let mut changed = 0;
         let mut exact = Vec::new();
@@ -295,28 +335,29 @@ impl Bans {
             self.batching.first,
             self.batching.max.max(self.batching.first),
         );
-        while sent < targets.len() {
-            let chunk = &targets[sent..(sent + size).min(targets.len())];
+        let total = batches.len();
+        while sent < total {
+            let range = sent..(sent + size).min(total);
+            let len = range.len();
             let started = std::time::Instant::now();
             let at = self.clock.now_unix();
-            let result = if ban {
-                self.fail2ban.ban(jail, chunk).await
-            } else {
-                self.fail2ban.unban(jail, chunk).await
+            let result = match batches {
+                Batches::Bans(all) => self.fail2ban.ban(jail, &all[range.clone()]).await,
+                Batches::Unbans(all) => self.fail2ban.unban(jail, &all[range.clone()]).await,
             };
             match result {
                 Ok(n) => {
-                    sent += chunk.len();
+                    sent += len;
                     changed += n;
                     // fail2ban counts per batch: when it counted every one,
                     // each target is known to have changed.
-                    if n == chunk.len() as u64 {
+                    if n == len as u64 {
                         exact.push(Changed {
                             at,
-                            targets: chunk.to_vec(),
+                            targets: batches.targets(range),
                         });
                     }
-                    size = self.batching.next(chunk.len(), started.elapsed());
+                    size = self.batching.next(len, started.elapsed());
                     self.learned.store(size, Ordering::Relaxed);
                 }
                 Err(e) => {

@@ -34,6 +34,14 @@ pub enum TargetError {
     CoversMapped(String),
 }
 
+/// So that code working on sorted lists takes targets and
+/// [`crate::allowlist::Allowed`] ones alike.
+impl AsRef<Target> for Target {
+    fn as_ref(&self) -> &Target {
+        self
+    }
+}
+
 /// `::ffff:0:0/96`: IPv6 spellings of IPv4 addresses.
 fn mapped_range() -> ipnet::Ipv6Net {
     ipnet::Ipv6Net::new(std::net::Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0), 96)

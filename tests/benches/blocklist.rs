@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use bangui_daemon::blocklist::parse;
 use bangui_daemon::fail2ban::{Fail2ban, Settings};
-use bangui_daemon::targets::Target;
 use bangui_tests::fail2ban::{Fail2banConf, addresses};
 use bangui_tests::lists::ListServer;
 use bangui_tests::{Daemon, Home, describe, wait_for};
@@ -68,7 +67,7 @@ fn parsing() {
 
 /// fail2ban alone: the same addresses through a minimal client, best batch size.
 fn baseline(list: &[String]) -> Duration {
-    let targets: Vec<Target> = list.iter().map(|a| Target::parse(a).unwrap()).collect();
+    let targets = bangui_tests::fail2ban::allowed(list);
     let mut best = Duration::MAX;
     for batch in [2_000, 5_000, 20_000] {
         let home = Home::new();

@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bangui_daemon::fail2ban::{Fail2ban, Settings};
-use bangui_daemon::targets::Target;
 use bangui_tests::fail2ban::{Fail2banConf, addresses};
 use bangui_tests::{Home, bin};
 
@@ -172,7 +171,7 @@ fn fresh_fail2ban(home: &Home) -> (Fail2banConf, bangui_tests::fail2ban::Fail2ba
 fn minimal_client(list: &[String], batch: usize) -> Duration {
     let home = Home::new();
     let (conf, server) = fresh_fail2ban(&home);
-    let targets: Vec<Target> = list.iter().map(|a| Target::parse(a).unwrap()).collect();
+    let targets = bangui_tests::fail2ban::allowed(list);
     let runtime = bangui_tests::runtime();
     let took = runtime.block_on(async {
         let client = Fail2ban::new(Settings {

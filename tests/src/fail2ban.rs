@@ -331,3 +331,17 @@ impl Relay {
         *self.counts.lock().unwrap()
     }
 }
+
+/// Addresses as the daemon's fail2ban client takes them for a ban: parsed
+/// and passed through an allowlist that protects nothing beyond loopback
+/// (the minimal-client baselines send what bangui would).
+pub fn allowed(list: &[String]) -> Vec<bangui_daemon::allowlist::Allowed> {
+    let allowlist = bangui_daemon::allowlist::Allowlist::new(vec![], false, false, false);
+    let ctx = bangui_daemon::allowlist::Context::default();
+    list.iter()
+        .map(|a| {
+            let target = bangui_daemon::targets::Target::parse(a).unwrap();
+            allowlist.admit(target, &ctx).unwrap()
+        })
+        .collect()
+}

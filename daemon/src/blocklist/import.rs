@@ -20,13 +20,14 @@ use tokio_util::sync::CancellationToken;
 use super::fetch::{Fetched, Validators};
 use super::store::{self, SourceRow};
 use super::{Inner, persisted};
-use crate::bans::Screened;
+use crate::allowlist::Allowed;
+use crate::bans::Parsed;
 use crate::targets::Target;
 
 /// The list as it will be applied.
 pub struct Prepared {
     /// Allowed by the allowlist, within the cap, sorted.
-    pub wanted: Vec<Target>,
+    pub wanted: Vec<Allowed>,
     pub hash: Option<Vec<u8>>,
     pub validators: Validators,
 }
@@ -39,7 +40,8 @@ pub struct Changes {
     pub lost: Vec<Target>,
     pub confirm: Vec<i64>,
     pub adopt: Vec<Target>,
-    pub to_send: Vec<Target>,
+    /// Only what the allowlist let through can be sent.
+    pub to_send: Vec<Allowed>,
     pub to_unban: Vec<Target>,
     pub relisted_lost: u64,
 }
@@ -144,7 +146,7 @@ pub async fn prepare(
         .bans
         .screen(
             jail,
-            Screened {
+            Parsed {
                 accepted: entries,
                 refused: Vec::new(),
             },
@@ -178,31 +180,43 @@ pub async fn prepare(
 }
 
 /// SHA-256 of sorted distinct entries in canonical form, one per line.
-pub fn content_hash(sorted: &[Target]) -> Vec<u8> {
+pub fn content_hash<T: AsRef<Target>>(sorted: &[T]) -> Vec<u8> {
     let mut hasher = Sha256::new();
     let mut line = String::new();
     for t in sorted {
         use std::fmt::Write as _;
         line.clear();
-        let _ = writeln!(line, "{t}");
+        let _ = writeln!(line, "{}", t.as_ref());
         hasher.update(line.as_bytes());
     }
     hasher.finalize().to_vec()
 }
 
-/// Sorted-merge difference: items of `a` not in `b`.
-fn minus(a: &[Target], b: &[Target]) -> Vec<Target> {
+/// Sorted-merge difference: items of `a` not in `b` (targets or allowed
+/// targets, compared as targets).
+fn minus<A: Copy + AsRef<Target>, B: AsRef<Target>>(a: &[A], b: &[B]) -> Vec<A> {
     let mut out = Vec::new();
     let mut j = 0;
     for x in a {
-        while j < b.len() && b[j] < *x {
+        let x_target = x.as_ref();
+        while j < b.len() && b[j].as_ref() < x_target {
             j += 1;
         }
-        if j >= b.len() || b[j] != *x {
+        if j >= b.len() || b[j].as_ref() != x_target {
             out.push(*x);
         }
     }
     out
+}
+
+/// Whether sorted `list` holds `t`.
+fn holds<T: AsRef<Target>>(list: &[T], t: &Target) -> bool {
+    list.binary_search_by(|x| x.as_ref().cmp(t)).is_ok()
+}
+
+/// Allowed targets as plain ones (in place: the layouts are the same).
+fn plain(allowed: Vec<Allowed>) -> Vec<Target> {
+    allowed.into_iter().map(Allowed::target).collect()
 }
 
 /// How often each jail's records are compared with fail2ban's whole banned
@@ -219,7 +233,7 @@ pub async fn changes(
     inner: &Inner,
     source: &str,
     jail: &str,
-    wanted: &[Target],
+    wanted: &[Allowed],
 ) -> Result<Changes, String> {
     let (name, j) = (source.to_string(), jail.to_string());
     let records = inner
@@ -296,7 +310,7 @@ pub async fn changes(
             confirm.dedup();
             c.confirm = confirm;
             // Listed targets fail2ban bans without a record of bangui's: adopted.
-            c.adopt = minus(&minus(wanted, &minus(wanted, list)), &held);
+            c.adopt = plain(minus(&minus(wanted, &minus(wanted, list)), &held));
             (list, held)
         }
     };
@@ -305,7 +319,7 @@ pub async fn changes(
     } else {
         &recorded.targets
     };
-    c.added = minus(wanted, &previous);
+    c.added = plain(minus(wanted, &previous));
     c.removed = minus(&previous, wanted);
     c.to_send = minus(wanted, in_fail2ban);
     c.relisted_lost = (c.to_send.len() - minus(&c.to_send, &c.lost).len()) as u64;
@@ -313,7 +327,7 @@ pub async fn changes(
         .removed
         .iter()
         .chain(orphans.iter())
-        .filter(|t| held.binary_search(t).is_ok() && wanted.binary_search(t).is_err())
+        .filter(|t| held.binary_search(t).is_ok() && !holds(wanted, t))
         .copied()
         .collect();
     candidates.sort_unstable();
@@ -391,7 +405,7 @@ pub async fn apply(
 async fn ban_all(
     inner: &Inner,
     run: &mut ImportRunInfo,
-    targets: Arc<Vec<Target>>,
+    targets: Arc<Vec<Allowed>>,
     new_entries: Arc<Vec<Target>>,
     cancel: &CancellationToken,
 ) -> Result<(), String> {
@@ -408,19 +422,18 @@ async fn ban_all(
         let new_entries = Arc::clone(&new_entries);
         let now = inner.clock.now_unix();
         inner.db.call(move |conn| {
-            let fresh: Vec<Target> = next
+            let batch: Vec<Target> = next
                 .as_ref()
-                .map(|r| {
-                    targets[r.clone()]
-                        .iter()
-                        .filter(|t| new_entries.binary_search(t).is_ok())
-                        .copied()
-                        .collect()
-                })
+                .map(|r| targets[r.clone()].iter().map(|a| a.target()).collect())
                 .unwrap_or_default();
-            let next = next.as_ref().map(|r| store::NextBatch {
+            let fresh: Vec<Target> = batch
+                .iter()
+                .filter(|t| new_entries.binary_search(t).is_ok())
+                .copied()
+                .collect();
+            let next = next.as_ref().map(|_| store::NextBatch {
                 jail: &jail,
-                targets: &targets[r.clone()],
+                targets: &batch,
                 source: &source,
                 new_entries: &fresh,
             });
@@ -625,7 +638,7 @@ mod tests {
         let b = [t("11.0.0.2"), t("11.0.0.3")];
         assert_eq!(minus(&a, &b), [t("11.0.0.1"), t("11.0.0.4")]);
         assert_eq!(minus(&b, &a), [t("11.0.0.3")]);
-        assert!(minus(&[], &a).is_empty());
+        assert!(minus::<Target, _>(&[], &a).is_empty());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use tokio::sync::Mutex;
 
 use super::pickle::{self, Value};
 use super::reply::{self, JailStatus};
+use crate::allowlist::Allowed;
 use crate::targets::Target;
 
 /// Ends every request and every reply on fail2ban's socket.
@@ -199,8 +200,9 @@ impl Fail2ban {
         Ok(status)
     }
 
-    /// Bans one batch; returns how many were newly banned.
-    pub async fn ban(&self, jail: &str, targets: &[Target]) -> Result<u64, Fail2banError> {
+    /// Bans one batch; returns how many were newly banned. Only targets the
+    /// allowlist let through can be given ([`Allowed`]).
+    pub async fn ban(&self, jail: &str, targets: &[Allowed]) -> Result<u64, Fail2banError> {
         self.batch(jail, "banip", targets).await
     }
 
@@ -209,13 +211,13 @@ impl Fail2ban {
         self.batch(jail, "unbanip", targets).await
     }
 
-    async fn batch(
+    async fn batch<T: AsRef<Target>>(
         &self,
         jail: &str,
         verb: &str,
-        targets: &[Target],
+        targets: &[T],
     ) -> Result<u64, Fail2banError> {
-        let texts: Vec<String> = targets.iter().map(Target::to_string).collect();
+        let texts: Vec<String> = targets.iter().map(|t| t.as_ref().to_string()).collect();
         let mut args: Vec<&str> = vec!["set", jail, verb];
         args.extend(texts.iter().map(String::as_str));
         let count = reply::int(self.request(&args).await?, verb)?;

@@ -616,7 +616,7 @@ impl Geo {
     /// covers, and an address MaxMind does not know is not recorded (it is
     /// resolved like any other when it is banned or seen in the history).
     /// Blocking: call it off the async workers.
-    pub fn prewarm(&self, targets: &[crate::targets::Target]) {
+    pub fn prewarm<T: AsRef<crate::targets::Target>>(&self, targets: &[T]) {
         if self.inner.maxmind.snapshot().is_empty() {
             self.inner.maxmind.refresh();
             if self.inner.maxmind.snapshot().is_empty() {
@@ -632,6 +632,7 @@ impl Geo {
         for slice in targets.chunks(10_000) {
             let hosts: Vec<IpAddr> = slice
                 .iter()
+                .map(AsRef::as_ref)
                 .filter(|t| t.is_host())
                 .map(|t| t.net().addr())
                 .collect();
