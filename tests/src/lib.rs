@@ -13,6 +13,7 @@ pub mod lists;
 pub mod netns;
 pub mod notify;
 pub mod stand_in;
+pub mod users;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -415,8 +415,17 @@ fn list_files_are_read_only_from_their_directory_as_plain_files() {
 /// a 1 MiB frame (header and body) before any hello on N connections.
 /// `bangui-flood MODE N HOLD_SECS` as nobody (see tests/src/bin/bangui-flood.rs).
 fn raw_client(home: &Home, mode: &str, n: u32, hold_secs: u32) -> std::process::Child {
+    raw_client_as(home, 65534, mode, n, hold_secs)
+}
+
+fn raw_client_as(home: &Home, uid: u32, mode: &str, n: u32, hold_secs: u32) -> std::process::Child {
     Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .args([
+            &format!("--reuid={uid}"),
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+        ])
         .arg(home.shared_bin("bangui-flood"))
         .arg(home.socket())
         .args([mode, &n.to_string(), &hold_secs.to_string()])
@@ -521,4 +530,25 @@ fn readers_share_one_copy_of_a_jail_s_banned_list() {
         .map(|r| r["address"].as_str().unwrap())
         .collect();
     assert_eq!(banned, ["45.33.32.156"], "{v}");
+}
+
+#[test]
+fn an_administrator_by_a_supplementary_group_gets_a_kept_slot() {
+    // nobody administers through a supplementary group; a reader of its own
+    // takes every general slot.
+    let admins = bangui_tests::users::Group::create(&["nobody"]);
+    let reader = bangui_tests::users::User::create("nogroup");
+    let home = Home::new();
+    home.write_config(&format!(
+        "socket_group = \"nogroup\"\nadmin_group = \"{}\"\nmax_connections = 24\n",
+        admins.name
+    ));
+    let _daemon = home.start();
+    let mut idle = raw_client_as(&home, reader.uid, "idle", 20, 8);
+    let (served, refused) = first_line(&mut idle);
+    assert_eq!((served, refused), (16, 4), "the 16 general slots");
+    let out = as_reader(&home, &["ping"], "");
+    let _ = idle.kill();
+    let _ = idle.wait();
+    assert!(out.status.success(), "{}", describe(&out));
 }

@@ -1,7 +1,13 @@
-//! Who gets a connection: a cap per user id, slots only root and the
-//! daemon's own user may take, and a small cap on connections that have not
-//! finished their handshake. One reader can then neither lock everyone out
-//! nor make the daemon hold hundreds of half-open connections.
+//! Who gets a connection: a cap per user id, slots only root, the daemon's
+//! own user and administrators may take, and a small cap on connections that
+//! have not finished their handshake. One reader can then neither lock
+//! everyone out nor make the daemon hold hundreds of half-open connections.
+//!
+//! "Trusted" here is root, the daemon's own user, and a peer whose primary
+//! group (from its credentials) is `daemon.admin_group`, all known at accept
+//! without a lookup. An administrator by a supplementary group is found by
+//! the connection after its hello (a group-database lookup, off the async
+//! workers) and then admitted as trusted ([`Admission::admit`] again).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,10 +16,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Connections one user id (other than root and the daemon's own) may hold.
 pub const PER_UID: usize = 16;
-/// Of `max_connections`, the slots kept for root and the daemon's own user.
+/// Of `max_connections`, the slots kept for trusted peers.
 pub const RESERVED: usize = 8;
-/// Connections at once from users other than root and the daemon's own that
-/// have not finished their handshake (each may hold a buffer until then).
+/// Connections at once from peers not trusted at accept that have not
+/// finished their handshake (each may hold a buffer until then).
 pub const HANDSHAKING: usize = 32;
 
 pub struct Admission {
@@ -21,7 +27,6 @@ pub struct Admission {
     reserved: Arc<Semaphore>,
     handshaking: Arc<Semaphore>,
     per_uid: Arc<Mutex<HashMap<u32, usize>>>,
-    own_uid: u32,
     max: usize,
 }
 
@@ -50,22 +55,21 @@ impl Drop for Slot {
 }
 
 impl Admission {
-    pub fn new(max_connections: usize, own_uid: u32) -> Admission {
+    pub fn new(max_connections: usize) -> Admission {
         let reserved = RESERVED.min(max_connections / 2);
         Admission {
             general: Arc::new(Semaphore::new(max_connections - reserved)),
             reserved: Arc::new(Semaphore::new(reserved)),
             handshaking: Arc::new(Semaphore::new(HANDSHAKING)),
             per_uid: Arc::new(Mutex::new(HashMap::new())),
-            own_uid,
             max: max_connections,
         }
     }
 
-    /// A place before the handshake for `uid`, or None: the connection is
-    /// closed at once. Root and the daemon's own user are never kept out.
-    pub fn handshake(&self, uid: u32) -> Option<Option<OwnedSemaphorePermit>> {
-        if uid == 0 || uid == self.own_uid {
+    /// A place before the handshake, or None: the connection is closed at
+    /// once. Trusted peers are never kept out.
+    pub fn handshake(&self, trusted: bool) -> Option<Option<OwnedSemaphorePermit>> {
+        if trusted {
             return Some(None);
         }
         Arc::clone(&self.handshaking)
@@ -74,9 +78,9 @@ impl Admission {
             .map(Some)
     }
 
-    /// A place for a connection from `uid`, or why there is none.
-    pub fn admit(&self, uid: u32) -> Result<Slot, String> {
-        let trusted = uid == 0 || uid == self.own_uid;
+    /// A place for a connection from `uid`, or why there is none. Trusted
+    /// peers may take the reserved slots and have no per-uid cap.
+    pub fn admit(&self, uid: u32, trusted: bool) -> Result<Slot, String> {
         let permit = Arc::clone(&self.general)
             .try_acquire_owned()
             .ok()
@@ -122,26 +126,34 @@ mod tests {
 
     #[test]
     fn one_user_cannot_take_every_slot_and_root_keeps_its_own() {
-        let a = Admission::new(40, 1234);
+        let a = Admission::new(40);
         let mut held = Vec::new();
         for _ in 0..PER_UID {
-            held.push(a.admit(1000).unwrap());
+            held.push(a.admit(1000, false).unwrap());
         }
-        assert!(a.admit(1000).unwrap_err().contains("uid 1000 already has"));
+        assert!(
+            a.admit(1000, false)
+                .unwrap_err()
+                .contains("uid 1000 already has")
+        );
         // Other readers fill the general slots...
         for uid in 2000..2100 {
-            if let Ok(slot) = a.admit(uid) {
+            if let Ok(slot) = a.admit(uid, false) {
                 held.push(slot);
             }
         }
-        assert!(a.admit(3000).unwrap_err().contains("already serves 40"));
-        // ...and root and the daemon's user still get in.
-        assert!(a.handshake(0).is_some());
-        let root = a.admit(0).unwrap();
-        let own = a.admit(1234).unwrap();
-        drop((root, own));
+        assert!(
+            a.admit(3000, false)
+                .unwrap_err()
+                .contains("already serves 40")
+        );
+        // ...and trusted peers (root, an administrator) still get in.
+        assert!(a.handshake(true).is_some());
+        let root = a.admit(0, true).unwrap();
+        let admin = a.admit(1500, true).unwrap();
+        drop((root, admin));
         // A slot given back is free again, and the count follows.
         held.clear();
-        assert!(a.admit(1000).is_ok());
+        assert!(a.admit(1000, false).is_ok());
     }
 }

@@ -31,6 +31,10 @@ const HELLO_MAX: usize = 4096;
 pub struct Places {
     pub handshaking: Option<OwnedSemaphorePermit>,
     pub slot: Result<Slot, String>,
+    /// Whether the slot was asked for as a trusted peer's.
+    pub trusted: bool,
+    /// To ask again, for an administrator found after the hello.
+    pub admission: std::sync::Arc<super::admission::Admission>,
     /// Where its costly reads wait their turn, if it is not an administrator's.
     pub costly: std::sync::Arc<super::costly::CostlyReads>,
 }
@@ -64,7 +68,14 @@ async fn serve(mut conn: Conn, peer: Peer, ctx: Arc<Ctx>, stop: CancellationToke
         return;
     };
     drop(places.handshaking);
-    let _slot = match places.slot {
+    let slot = match places.slot {
+        // An administrator by a supplementary group gets a trusted place.
+        Err(_) if !places.trusted && check_admin(&ctx, peer).await => {
+            places.admission.admit(peer.uid, true)
+        }
+        other => other,
+    };
+    let _slot = match slot {
         Ok(slot) => slot,
         Err(why) => {
             tracing::warn!(peer_uid = peer.uid, reason = %why, "connection refused");

@@ -23,7 +23,7 @@ pub async fn serve(
     stop: CancellationToken,
     connections: TaskTracker,
 ) {
-    let admission = admission::Admission::new(ctx.config.max_connections, ctx.policy.own_uid);
+    let admission = Arc::new(admission::Admission::new(ctx.config.max_connections));
     let costly = Arc::new(costly::CostlyReads::new());
     loop {
         let accepted = tokio::select! {
@@ -48,14 +48,15 @@ pub async fn serve(
         };
         // Half-open connections are capped: one that cannot even start
         // its handshake is closed at once.
-        let Some(handshaking) = admission.handshake(peer.uid) else {
+        let trusted = ctx.policy.trusted_at_accept(&peer);
+        let Some(handshaking) = admission.handshake(trusted) else {
             tracing::debug!(
                 peer_uid = peer.uid,
                 "too many connections in their handshake; closing a new one"
             );
             continue;
         };
-        let slot = admission.admit(peer.uid);
+        let slot = admission.admit(peer.uid, trusted);
         connections.spawn(connection::handle(
             stream,
             peer,
@@ -64,6 +65,8 @@ pub async fn serve(
             connection::Places {
                 handshaking,
                 slot,
+                trusted,
+                admission: Arc::clone(&admission),
                 costly: Arc::clone(&costly),
             },
         ));
