@@ -74,6 +74,7 @@ pub fn print_health(h: &Fail2banHealth) {
         Fail2banState::Up => "up",
         Fail2banState::Down => "down",
         Fail2banState::Denied => "no access",
+        Fail2banState::Busy => "busy",
         Fail2banState::Unknown => "unknown",
     };
     // "(checked 3s ago, up since 2h ago)": when the snapshot was taken, and
@@ -91,6 +92,7 @@ pub fn print_health(h: &Fail2banHealth) {
         Fail2banState::Up => println!("fail2ban   up{version} on {}{checked}", h.socket),
         Fail2banState::Down => println!("fail2ban   DOWN on {}{checked}", h.socket),
         Fail2banState::Denied => println!("fail2ban   NO ACCESS to {}{checked}", h.socket),
+        Fail2banState::Busy => println!("fail2ban   BUSY on {}{checked}", h.socket),
         Fail2banState::Unknown => println!("fail2ban   not checked yet on {}", h.socket),
     }
     if let Some(error) = &h.error {

@@ -125,7 +125,8 @@ async fn run_check(daemon: &mut Daemon, json: bool) -> Result<(), Failure> {
 fn problems(s: &StatusInfo, h: &Fail2banHealth) -> Vec<String> {
     let mut out = Vec::new();
     match h.state {
-        Fail2banState::Up => {}
+        // Busy is a finding (shown by `status`), not a failure: fail2ban works.
+        Fail2banState::Up | Fail2banState::Busy => {}
         Fail2banState::Down | Fail2banState::Denied | Fail2banState::Unknown => out.push(format!(
             "fail2ban is {} on {}{}",
             match h.state {

@@ -43,6 +43,8 @@ pub enum Fail2banError {
         #[source]
         source: std::io::Error,
     },
+    #[error("fail2ban on {} is busy: it took no new connection for {} (another client or a slow action keeps it working)", socket.display(), humantime::format_duration(Duration::from_millis(u64::try_from(waited.as_millis()).unwrap_or(u64::MAX))))]
+    Busy { socket: PathBuf, waited: Duration },
     #[error("fail2ban's reply is larger than {max} bytes (fail2ban.max_reply)")]
     TooLarge { max: usize },
     #[error("fail2ban sent a reply bangui cannot read: {0}")]
@@ -60,6 +62,7 @@ impl Fail2banError {
             self,
             Fail2banError::Unavailable { .. }
                 | Fail2banError::Timeout { .. }
+                | Fail2banError::Busy { .. }
                 | Fail2banError::Broken { .. }
         )
     }
@@ -106,13 +109,14 @@ impl Fail2ban {
         // A connection the server closed since the last request fails at once;
         // one retry on a fresh connection covers a fail2ban restart.
         for attempt in 0..2 {
-            if conn.is_none() {
-                *conn = Some(self.connect(deadline).await?);
-            }
-            let Some(stream) = conn.as_mut() else {
-                continue;
+            // Out of the shared slot for the whole exchange: if this request
+            // is abandoned after sending (a caller's timeout, shutdown), the
+            // stream goes with it and its reply is never read by the next one.
+            let mut stream = match conn.take() {
+                Some(stream) => stream,
+                None => self.connect(deadline).await?,
             };
-            let exchange = exchange(stream, &payload, self.settings.max_reply);
+            let exchange = exchange(&mut stream, &payload, self.settings.max_reply);
             let outcome = match tokio::time::timeout_at(deadline, exchange).await {
                 Ok(outcome) => outcome,
                 Err(_) => Err(Failure::Fatal(Fail2banError::Timeout {
@@ -121,9 +125,11 @@ impl Fail2ban {
                 })),
             };
             match outcome {
-                Ok(value) => return interpret(value),
+                Ok(value) => {
+                    *conn = Some(stream);
+                    return interpret(value);
+                }
                 Err(Failure::Stale(source)) => {
-                    *conn = None;
                     if attempt == 1 {
                         return Err(Fail2banError::Broken {
                             socket: self.settings.socket.clone(),
@@ -131,10 +137,7 @@ impl Fail2ban {
                         });
                     }
                 }
-                Err(Failure::Fatal(error)) => {
-                    *conn = None;
-                    return Err(error);
-                }
+                Err(Failure::Fatal(error)) => return Err(error),
             }
         }
         Err(Fail2banError::Broken {
@@ -143,18 +146,39 @@ impl Fail2ban {
         })
     }
 
+    /// Connects, retrying while fail2ban's listen backlog (one connection)
+    /// is full: a busy fail2ban answers EAGAIN, which is not fail2ban being
+    /// down. Gives up at the deadline with [`Fail2banError::Busy`].
     async fn connect(&self, deadline: tokio::time::Instant) -> Result<UnixStream, Fail2banError> {
         let socket = &self.settings.socket;
-        match tokio::time::timeout_at(deadline, UnixStream::connect(socket)).await {
-            Ok(Ok(stream)) => Ok(stream),
-            Ok(Err(source)) => Err(Fail2banError::Unavailable {
-                socket: socket.clone(),
-                source,
-            }),
-            Err(_) => Err(Fail2banError::Timeout {
-                socket: socket.clone(),
-                timeout: self.settings.timeout,
-            }),
+        let started = tokio::time::Instant::now();
+        let mut wait = Duration::from_millis(10);
+        loop {
+            match tokio::time::timeout_at(deadline, UnixStream::connect(socket)).await {
+                Ok(Ok(stream)) => return Ok(stream),
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if tokio::time::Instant::now() + wait >= deadline {
+                        return Err(Fail2banError::Busy {
+                            socket: socket.clone(),
+                            waited: started.elapsed(),
+                        });
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_millis(200));
+                }
+                Ok(Err(source)) => {
+                    return Err(Fail2banError::Unavailable {
+                        socket: socket.clone(),
+                        source,
+                    });
+                }
+                Err(_) => {
+                    return Err(Fail2banError::Timeout {
+                        socket: socket.clone(),
+                        timeout: self.settings.timeout,
+                    });
+                }
+            }
         }
     }
 

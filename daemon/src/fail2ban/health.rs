@@ -106,6 +106,7 @@ impl Health {
             {
                 Fail2banState::Denied
             }
+            Fail2banError::Busy { .. } | Fail2banError::Timeout { .. } => Fail2banState::Busy,
             _ => Fail2banState::Down,
         };
         let previous = self.state();
@@ -114,6 +115,7 @@ impl Health {
                 Fail2banState::Denied => {
                     tracing::warn!(error = %error, "bangui may not open fail2ban's socket")
                 }
+                Fail2banState::Busy => tracing::warn!(error = %error, "fail2ban is busy"),
                 _ => tracing::warn!(error = %error, "fail2ban is down"),
             }
         }
@@ -157,6 +159,9 @@ impl Health {
                     nix::unistd::geteuid(),
                     self.socket.display()
                 )),
+                Fail2banState::Busy => Some(
+                    "fail2ban is running but slow to answer: a slow ban action or another client (a `fail2ban-client` loop, another tool) keeps it busy; bangui keeps trying".to_string(),
+                ),
                 Fail2banState::Up | Fail2banState::Unknown => None,
             };
             Fail2banHealth {

@@ -79,6 +79,7 @@ impl StatusReporter {
             ),
             Fail2banState::Down => "fail2ban down".to_string(),
             Fail2banState::Denied => "fail2ban's socket not accessible".to_string(),
+            Fail2banState::Busy => "fail2ban busy".to_string(),
             _ => "fail2ban not checked yet".to_string(),
         });
         let running: Vec<String> = self

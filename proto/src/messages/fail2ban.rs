@@ -10,6 +10,9 @@ pub enum Fail2banState {
     Down,
     /// fail2ban's socket is there, but bangui may not open it.
     Denied,
+    /// fail2ban is running but took no connection, or no request, within the
+    /// timeout: another client or a slow action keeps it working.
+    Busy,
 }
 
 impl Fail2banState {
@@ -19,6 +22,7 @@ impl Fail2banState {
             Fail2banState::Up => "up",
             Fail2banState::Down => "down",
             Fail2banState::Denied => "denied",
+            Fail2banState::Busy => "busy",
         }
     }
 }

@@ -204,3 +204,96 @@ async fn error_replies_become_typed_errors() {
     );
     assert!(!err.is_unavailable());
 }
+
+/// Answers every request on every connection with its own n-th reply, the
+/// first one slowly: what a busy fail2ban does.
+async fn slow_first(listener: UnixListener) {
+    let mut n = 0usize;
+    while let Ok((mut stream, _)) = listener.accept().await {
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(k) => request.extend_from_slice(&buf[..k]),
+            }
+            while let Some(at) = request.windows(END.len()).position(|w| w == END) {
+                request.drain(..at + END.len());
+                let this = n;
+                n += 1;
+                if this == 0 {
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                }
+                // The reply may go to a connection the client dropped.
+                let _ = stream
+                    .write_all(&with_end(reply_str(&format!("reply {this}"))))
+                    .await;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_reply_to_an_abandoned_request_is_never_read_by_the_next() {
+    let (_dir, path, listener) = bound();
+    tokio::spawn(slow_first(listener));
+    let client = Fail2ban::new(settings(path));
+    // The caller gives up after the request went out, before its reply.
+    let abandoned = tokio::time::timeout(Duration::from_millis(100), client.version()).await;
+    assert!(
+        abandoned.is_err(),
+        "the slow reply came early: {abandoned:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The next request gets its own reply, not the one left behind.
+    assert_eq!(client.version().await.unwrap(), "reply 1");
+}
+
+#[tokio::test]
+async fn a_reply_slower_than_the_timeout_is_never_read_by_the_next() {
+    let (_dir, path, listener) = bound();
+    tokio::spawn(slow_first(listener));
+    let client = Fail2ban::new(Settings {
+        timeout: Duration::from_millis(100),
+        ..settings(path)
+    });
+    let err = client.version().await.unwrap_err();
+    assert!(matches!(err, Fail2banError::Timeout { .. }), "{err}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(client.version().await.unwrap(), "reply 1");
+}
+
+#[tokio::test]
+async fn a_full_listen_backlog_is_busy_not_down() {
+    // A socket that listens (backlog 1, as fail2ban's) but never accepts:
+    // once the backlog is full, connects answer EAGAIN.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("busy.sock");
+    use nix::sys::socket::{self, AddressFamily, Backlog, SockFlag, SockType, UnixAddr};
+    let listener = socket::socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )
+    .unwrap();
+    socket::bind(
+        std::os::fd::AsRawFd::as_raw_fd(&listener),
+        &UnixAddr::new(&path).unwrap(),
+    )
+    .unwrap();
+    socket::listen(&listener, Backlog::new(1).unwrap()).unwrap();
+    let mut fill = Vec::new();
+    while let Ok(s) = tokio::net::UnixStream::connect(&path).await {
+        fill.push(s);
+        assert!(fill.len() < 100, "the backlog never filled");
+    }
+    let client = Fail2ban::new(Settings {
+        timeout: Duration::from_millis(300),
+        ..settings(path)
+    });
+    let err = client.ping().await.unwrap_err();
+    assert!(matches!(err, Fail2banError::Busy { .. }), "{err}");
+    assert!(err.to_string().contains("is busy"), "{err}");
+    drop(listener);
+}

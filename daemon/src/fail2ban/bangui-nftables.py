@@ -1,0 +1,327 @@
+# Managed by bangui. bangui rewrites this file when its own version changes.
+# To take the file over, delete the first line; bangui then leaves it alone.
+#
+# A fail2ban action (loaded by fail2ban-server itself) that keeps a jail's
+# bans in two nftables sets with `flags interval` -- IPv4 and IPv6, addresses
+# and networks -- in a table of its own whose input chain drops traffic from
+# both. fail2ban still calls ban() and unban() once per address; they only
+# note the change, and a thread applies what changed in one `nft -f`
+# transaction at most every `delay` seconds, so 100,000 bans cost a few
+# transactions instead of 100,000 `nft` processes.
+#
+# Interval sets refuse overlapping elements, and CIDR prefixes either nest or
+# are disjoint. So the kernel holds the banned prefixes that no other banned
+# prefix contains: banning 192.0.2.0/24 replaces 192.0.2.7 there, and
+# unbanning the /24 puts 192.0.2.7 back. fail2ban's own record stays one
+# ticket per ban, with its own expiry.
+
+import bisect
+import subprocess
+import threading
+import time
+
+from fail2ban.server.action import ActionBase
+
+WIDTH = {4: 32, 6: 128}
+SETS = {4: "v4", 6: "v6"}
+
+
+def parse(text):
+    """(family, start, prefix length) of an address or network."""
+    text = text.strip()
+    address, _, length = text.partition("/")
+    family = 6 if ":" in address else 4
+    width = WIDTH[family]
+    if family == 4:
+        parts = [int(p) for p in address.split(".")]
+        if len(parts) != 4 or any(p < 0 or p > 255 for p in parts):
+            raise ValueError("not an IPv4 address: %r" % text)
+        value = (parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]
+    else:
+        import ipaddress
+
+        value = int(ipaddress.IPv6Address(address))
+    plen = int(length) if length else width
+    if plen < 0 or plen > width:
+        raise ValueError("bad prefix length: %r" % text)
+    mask = ((1 << width) - 1) ^ ((1 << (width - plen)) - 1)
+    return family, value & mask, plen
+
+
+def end_of(family, start, plen):
+    return start | ((1 << (WIDTH[family] - plen)) - 1)
+
+
+def show(family, start, plen):
+    if family == 4:
+        text = ".".join(str((start >> s) & 255) for s in (24, 16, 8, 0))
+    else:
+        import ipaddress
+
+        text = str(ipaddress.IPv6Address(start))
+    return text if plen == WIDTH[family] else "%s/%d" % (text, plen)
+
+
+class Family(object):
+    """The banned prefixes of one family and which of them the kernel holds."""
+
+    def __init__(self, family):
+        self.family = family
+        self.banned = set()
+        self.ordered = []  # (start, plen) of every banned prefix, sorted
+        self.lengths = {}  # prefix length -> how many banned prefixes have it
+        self.kernel = set()  # banned prefixes no other banned prefix contains
+
+    def covered(self, start, plen):
+        width = WIDTH[self.family]
+        for length in self.lengths:
+            if length < plen:
+                mask = ((1 << width) - 1) ^ ((1 << (width - length)) - 1)
+                if (start & mask, length) in self.banned:
+                    return True
+        return False
+
+    def inside(self, start, plen):
+        """Banned prefixes within (start, plen), itself excluded, in order."""
+        end = end_of(self.family, start, plen)
+        i = bisect.bisect_left(self.ordered, (start, plen + 1))
+        while i < len(self.ordered) and self.ordered[i][0] <= end:
+            yield self.ordered[i]
+            i += 1
+
+    def ban(self, key, changes):
+        if key in self.banned:
+            return
+        self.banned.add(key)
+        bisect.insort(self.ordered, key)
+        self.lengths[key[1]] = self.lengths.get(key[1], 0) + 1
+        if self.covered(*key):
+            return
+        for inner in list(self.inside(*key)):
+            if inner in self.kernel:
+                self.kernel.discard(inner)
+                changes.toggle(self.family, inner, False)
+        self.kernel.add(key)
+        changes.toggle(self.family, key, True)
+
+    def unban(self, key, changes):
+        if key not in self.banned:
+            return
+        self.banned.discard(key)
+        del self.ordered[bisect.bisect_left(self.ordered, key)]
+        self.lengths[key[1]] -= 1
+        if not self.lengths[key[1]]:
+            del self.lengths[key[1]]
+        if key not in self.kernel:
+            return
+        self.kernel.discard(key)
+        changes.toggle(self.family, key, False)
+        # What the prefix covered is the kernel's again: the outermost ones.
+        covered_to = -1
+        for inner in list(self.inside(*key)):
+            if inner[0] > covered_to:
+                self.kernel.add(inner)
+                changes.toggle(self.family, inner, True)
+                covered_to = end_of(self.family, inner[0], inner[1])
+
+
+class Changes(object):
+    """Elements to add (True) or delete (False) since the last transaction."""
+
+    def __init__(self):
+        self.pending = {4: {}, 6: {}}
+
+    def toggle(self, family, key, add):
+        pending = self.pending[family]
+        if key in pending:
+            # The opposite change is still queued: together they are none.
+            del pending[key]
+        else:
+            pending[key] = add
+
+    def take(self):
+        taken, self.pending = self.pending, {4: {}, 6: {}}
+        return taken
+
+    def __len__(self):
+        return len(self.pending[4]) + len(self.pending[6])
+
+
+class BanguiNftables(ActionBase):
+    def __init__(self, jail, name, table="bangui", nft="nft", hook="input",
+                 priority="-1", delay="0.1"):
+        super(BanguiNftables, self).__init__(jail, name)
+        self.table = table
+        self.nft_command = nft
+        self.hook = hook
+        self.priority = int(priority)
+        self.delay = float(delay)
+        self._lock = threading.Condition()
+        self._families = {4: Family(4), 6: Family(6)}
+        self._changes = Changes()
+        self._resync = False
+        self._stopping = False
+        self._thread = None
+        # Read by bangui (`get JAIL action NAME PROPERTY`).
+        self.transactions = 0
+        self.errors = 0
+        self.last_error = ""
+
+    # --- what bangui reads
+
+    @property
+    def kernel_v4(self):
+        return len(self._families[4].kernel)
+
+    @property
+    def kernel_v6(self):
+        return len(self._families[6].kernel)
+
+    @property
+    def banned_v4(self):
+        return len(self._families[4].banned)
+
+    @property
+    def banned_v6(self):
+        return len(self._families[6].banned)
+
+    @property
+    def pending(self):
+        with self._lock:
+            return len(self._changes)
+
+    @property
+    def networks(self):
+        return True
+
+    # --- fail2ban's calls
+
+    def start(self):
+        self._run(self._table_script(), "create the table")
+        with self._lock:
+            self._stopping = False
+            # A restart of the action: the table was made anew, empty.
+            if any(f.kernel for f in self._families.values()):
+                self._resync = True
+                self._lock.notify()
+        self._thread = threading.Thread(target=self._apply_loop, name="bangui-nft")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def stop(self):
+        with self._lock:
+            self._stopping = True
+            self._lock.notify()
+        if self._thread is not None:
+            self._thread.join(30)
+            self._thread = None
+        self._run("delete table inet %s\n" % self.table, "delete the table", quiet=True)
+
+    def flush(self):
+        with self._lock:
+            for family in self._families:
+                self._families[family] = Family(family)
+            self._changes = Changes()
+            self._resync = True
+            self._lock.notify()
+        return True
+
+    def ban(self, aInfo):
+        self._change(aInfo, True)
+
+    def reban(self, aInfo):
+        self._change(aInfo, True)
+
+    def unban(self, aInfo):
+        self._change(aInfo, False)
+
+    def _change(self, aInfo, ban):
+        family, start, plen = parse(str(aInfo["ip"]))
+        with self._lock:
+            f = self._families[family]
+            (f.ban if ban else f.unban)((start, plen), self._changes)
+            if len(self._changes):
+                self._lock.notify()
+
+    # --- applying
+
+    def _table_script(self):
+        return (
+            "add table inet {t}\n"
+            "delete table inet {t}\n"
+            "add table inet {t}\n"
+            "add set inet {t} v4 {{ type ipv4_addr; flags interval; }}\n"
+            "add set inet {t} v6 {{ type ipv6_addr; flags interval; }}\n"
+            "add chain inet {t} {hook} {{ type filter hook {hook} priority {p}; policy accept; }}\n"
+            "add rule inet {t} {hook} ip saddr @v4 drop\n"
+            "add rule inet {t} {hook} ip6 saddr @v6 drop\n"
+        ).format(t=self.table, hook=self.hook, p=self.priority)
+
+    def _apply_loop(self):
+        while True:
+            with self._lock:
+                while not len(self._changes) and not self._resync and not self._stopping:
+                    self._lock.wait()
+                if self._stopping and not len(self._changes) and not self._resync:
+                    return
+            # Let a burst of ban() calls gather into one transaction.
+            time.sleep(self.delay)
+            with self._lock:
+                resync, self._resync = self._resync, False
+                if resync:
+                    self._changes.take()
+                    wanted = dict((fam, sorted(f.kernel)) for fam, f in self._families.items())
+                    script = self._resync_script(wanted)
+                else:
+                    script = self._change_script(self._changes.take())
+            if script and not self._run(script, "apply %s" % ("the whole set" if resync else "changes")):
+                with self._lock:
+                    self._resync = True
+                time.sleep(1)
+
+    def _elements(self, verb, family, keys):
+        lines = []
+        keys = list(keys)
+        for i in range(0, len(keys), 5000):
+            part = ", ".join(show(family, s, l) for s, l in keys[i:i + 5000])
+            lines.append("%s element inet %s %s { %s }\n" % (verb, self.table, SETS[family], part))
+        return lines
+
+    def _change_script(self, taken):
+        lines = []
+        # Deletions first: an added network may replace what it covers.
+        for family in (4, 6):
+            gone = sorted(k for k, add in taken[family].items() if not add)
+            lines += self._elements("delete", family, gone)
+        for family in (4, 6):
+            new = sorted(k for k, add in taken[family].items() if add)
+            lines += self._elements("add", family, new)
+        return "".join(lines)
+
+    def _resync_script(self, wanted):
+        lines = ["flush set inet %s v4\n" % self.table, "flush set inet %s v6\n" % self.table]
+        for family in (4, 6):
+            lines += self._elements("add", family, wanted[family])
+        return "".join(lines)
+
+    def _run(self, script, what, quiet=False):
+        try:
+            done = subprocess.run(
+                [self.nft_command, "-f", "-"], input=script.encode(),
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        except Exception as e:  # nft missing, timed out
+            return self._failed(what, str(e), quiet)
+        if done.returncode != 0:
+            return self._failed(what, done.stderr.decode(errors="replace").strip()[:500], quiet)
+        self.transactions += 1
+        return True
+
+    def _failed(self, what, why, quiet):
+        if not quiet:
+            self.errors += 1
+            self.last_error = "cannot %s: %s" % (what, why)
+            self._logSys.error("[%s] bangui-nftables: %s", self._jail.name, self.last_error)
+        return False
+
+
+Action = BanguiNftables
