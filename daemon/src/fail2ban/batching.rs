@@ -8,9 +8,13 @@
 
 use std::time::Duration;
 
+/// The smallest request: with a real firewall action fail2ban may spend
+/// 4–20 ms on each address, and a request of 100 then blocks it for seconds.
+pub const FLOOR: usize = 5;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Batching {
-    /// The first request's size, and the smallest.
+    /// The first request's size.
     pub first: usize,
     /// The largest request.
     pub max: usize,
@@ -29,7 +33,7 @@ impl Batching {
         let wanted = (rate * self.target.as_secs_f64()) as usize;
         // Grow at most fourfold per step, so one lucky request cannot overshoot.
         let ceiling = last.saturating_mul(4).min(self.max).max(self.first);
-        wanted.clamp(self.first, ceiling)
+        wanted.clamp(FLOOR.min(self.first), ceiling)
     }
 }
 
@@ -49,8 +53,13 @@ mod tests {
         assert_eq!(B.next(100, Duration::from_millis(5)), 400);
         assert_eq!(B.next(400, Duration::from_millis(20)), 1000);
         assert_eq!(B.next(1000, Duration::from_millis(50)), 1000);
-        // A slow fail2ban (2,000/s) gets smaller requests, never below `first`.
+        // A slow fail2ban (2,000/s) gets smaller requests; one that spends
+        // 10 ms on an address (a real firewall action), a few at a time.
         assert_eq!(B.next(1000, Duration::from_millis(500)), 100);
+        assert_eq!(B.next(100, Duration::from_secs(1)), FLOOR);
+        assert_eq!(B.next(FLOOR, Duration::from_millis(50)), FLOOR);
+        // It grows back when fail2ban speeds up.
+        assert_eq!(B.next(FLOOR, Duration::from_millis(1)), 100);
         // Never above `max`, whatever the speed.
         assert_eq!(B.next(4000, Duration::from_millis(1)), 5000);
     }
