@@ -399,6 +399,36 @@ pub async fn apply(
     ban_all(inner, run, Arc::new(c.to_send), added, cancel).await
 }
 
+/// One batch, asked again (after 1, 2 and 4 s) while fail2ban is busy: it
+/// took no connection, or did not answer in time. A `banip` of addresses
+/// already banned changes nothing, so sending a batch twice is harmless.
+async fn ban_patiently(
+    fail2ban: &crate::fail2ban::Fail2ban,
+    jail: &str,
+    batch: &[Allowed],
+    cancel: &CancellationToken,
+) -> Result<u64, crate::fail2ban::Fail2banError> {
+    use crate::fail2ban::Fail2banError;
+    let mut wait = std::time::Duration::from_secs(1);
+    let mut attempt = 0;
+    loop {
+        match fail2ban.ban(jail, batch).await {
+            Err(e @ (Fail2banError::Busy { .. } | Fail2banError::Timeout { .. }))
+                if attempt < 3 && !cancel.is_cancelled() =>
+            {
+                attempt += 1;
+                tracing::info!(jail, error = %e, attempt, "fail2ban is busy; sending the batch again");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = cancel.cancelled() => return Err(e),
+                }
+                wait *= 2;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Sends bans in time-sized batches. While fail2ban works on one batch, the
 /// database confirms the previous one and records the next, so bookkeeping
 /// costs almost no time; a batch is always recorded before it is sent.
@@ -461,7 +491,7 @@ async fn ban_all(
         let following = (!following.is_empty()).then_some(following);
         let started = Instant::now();
         let (sent, recorded) = tokio::join!(
-            fail2ban.ban(&jail, &targets[range.clone()]),
+            ban_patiently(&fail2ban, &jail, &targets[range.clone()], cancel),
             step(run.clone(), last_confirmed.take(), following.clone()),
         );
         let recorded = recorded.map_err(|e| format!("cannot record a batch: {e}"))?;
