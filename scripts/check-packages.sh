@@ -59,8 +59,9 @@ mkdir -p "$scratch/upper" "$scratch/work" "$scratch/root"
 cp "$deb" "$scratch/bangui.deb"
 cp scripts/packaged-daemon.sh "$scratch/packaged-daemon.sh"
 
-# Its own PID namespace too: whatever the check starts ends with it.
-unshare -m --propagation private --fork --pid sh -euc '
+# Its own PID namespace too: whatever the check starts ends with it; and its
+# own network namespace, so that no firewall action it starts reaches the host.
+unshare -m -n --propagation private --fork --pid sh -euc '
     s=$1
     mount -t overlay overlay -o "lowerdir=/,upperdir=$s/upper,workdir=$s/work" "$s/root"
     mount --rbind /dev "$s/root/dev"

@@ -28,6 +28,8 @@ need fail2ban-server fail2ban
 need python3 python3
 need unshare util-linux
 need ip iproute2
+need nft nftables
+need ipset ipset
 need script bsdutils
 need useradd passwd
 need systemd-socket-activate systemd

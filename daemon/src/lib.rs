@@ -144,16 +144,19 @@ pub fn resolve_groups(config: &Config) -> Result<Groups, DaemonError> {
 /// The jails bangui bans into, as the config names them.
 pub fn managed_jails(config: &Config) -> Vec<ManagedJail> {
     let f = &config.fail2ban;
+    let action = f.firewall.resolve();
     vec![
         ManagedJail {
             name: f.blocklist_jail.clone(),
             bantime: f.blocklist_bantime,
             purpose: "Addresses banned by bangui's blocklist imports.".into(),
+            action,
         },
         ManagedJail {
             name: f.manual_jail.clone(),
             bantime: f.manual_bantime,
             purpose: "Addresses banned by hand with `bangui-ctl ban`.".into(),
+            action,
         },
     ]
 }

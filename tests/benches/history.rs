@@ -126,7 +126,7 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
     home.write_config(&format!(
-        "[fail2ban]\nsocket = {:?}\nconfig_dir = {:?}\ndatabase = {:?}\n[jobs.history_sync]\nenabled = false\n",
+        "[fail2ban]\nsocket = {:?}\nconfig_dir = {:?}\nfirewall = \"stock\"\ndatabase = {:?}\n[jobs.history_sync]\nenabled = false\n",
         home.path().join("none.sock").display().to_string(),
         home.path().join("none").display().to_string(),
         db.display().to_string()

@@ -68,10 +68,11 @@ impl Fail2banConf {
     /// history and `extra` lines.
     pub fn daemon_section_with_database(&self, extra: &str) -> String {
         format!(
-            "[fail2ban]\nsocket = {:?}\nconfig_dir = {:?}\ndatabase = {:?}\n{extra}",
+            "[fail2ban]\nsocket = {:?}\nconfig_dir = {:?}\ndatabase = {:?}\n{}{extra}",
             self.socket().display().to_string(),
             self.dir.display().to_string(),
             self.run.join("fail2ban.sqlite3").display().to_string(),
+            firewall_line(extra),
         )
     }
 
@@ -86,17 +87,30 @@ impl Fail2banConf {
         .unwrap();
     }
 
-    /// The daemon's `[fail2ban]` section pointing at this server.
+    /// The daemon's `[fail2ban]` section pointing at this server. bangui's
+    /// jails use the stock (no-op) action: only tests in a private network
+    /// namespace use a real firewall (see [`Fail2banConf::start`]).
     pub fn daemon_section(&self) -> String {
         format!(
-            "[fail2ban]\nsocket = {:?}\nconfig_dir = {:?}\n",
+            "[fail2ban]\nsocket = {:?}\nconfig_dir = {:?}\nfirewall = \"stock\"\n",
             self.socket().display().to_string(),
             self.dir.display().to_string()
         )
     }
 
     /// Starts the server in the foreground and waits until it answers.
+    /// Refuses when a jail would run a firewall action outside a private
+    /// network namespace: no test touches the host's firewall.
     pub fn start(&self) -> Fail2banServer {
+        let jails = std::fs::read_dir(self.dir.join("jail.d")).unwrap();
+        let firewalled = jails.filter_map(Result::ok).any(|e| {
+            std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("bangui-nftables"))
+        });
+        assert!(
+            !firewalled || crate::netns::private(),
+            "a jail in {} uses bangui's nftables action outside a private network namespace",
+            self.dir.display()
+        );
         let log = std::fs::File::create(self.run.join("server.out")).unwrap();
         let child = Command::new(SERVER)
             .arg("-c")
@@ -344,4 +358,13 @@ pub fn allowed(list: &[String]) -> Vec<bangui_daemon::allowlist::Allowed> {
             allowlist.admit(target, &ctx).unwrap()
         })
         .collect()
+}
+
+/// `firewall = "stock"` unless `extra` chooses.
+fn firewall_line(extra: &str) -> &'static str {
+    if extra.contains("firewall") {
+        ""
+    } else {
+        "firewall = \"stock\"\n"
+    }
 }

@@ -23,6 +23,14 @@ pub fn run<T: Send + 'static>(addresses: &[&str], f: impl FnOnce() -> T + Send +
     .unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
 
+/// Whether the calling thread is in a network namespace other than the
+/// host's (that of process 1).
+pub fn private() -> bool {
+    let ns = |p: &str| std::fs::read_link(p).ok();
+    let mine = ns("/proc/thread-self/ns/net");
+    mine.is_some() && mine != ns("/proc/1/ns/net")
+}
+
 fn ip(args: &[&str]) {
     let out = Command::new("ip")
         .args(args)

@@ -30,7 +30,7 @@ fn rig(fail2ban_keys: &str, extra: &str) -> Rig {
     let conf = Fail2banConf::new(&home);
     let relay_socket = home.path().join("relay.sock");
     home.write_config(&format!(
-        "[fail2ban]\nsocket = {:?}\nconfig_dir = {:?}\n{fail2ban_keys}\n{extra}\n\
+        "[fail2ban]\nsocket = {:?}\nconfig_dir = {:?}\nfirewall = \"stock\"\n{fail2ban_keys}\n{extra}\n\
          [jobs.health_check]\ninterval = \"1s\"\n[jobs.blocklist_import]\nenabled = false\n",
         relay_socket.display().to_string(),
         conf.dir.display().to_string(),

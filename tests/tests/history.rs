@@ -153,7 +153,7 @@ fn craft(path: &Path, version: i64, rows: &[(&str, &str, i64)]) {
 
 fn offline(home: &Home, database: &Path, extra: &str) -> Daemon {
     home.write_config(&format!(
-        "[fail2ban]\nsocket = {:?}\nconfig_dir = {:?}\ndatabase = {:?}\n{extra}\n[jobs.history_sync]\nenabled = false\n",
+        "[fail2ban]\nsocket = {:?}\nconfig_dir = {:?}\nfirewall = \"stock\"\ndatabase = {:?}\n{extra}\n[jobs.history_sync]\nenabled = false\n",
         home.path().join("none.sock").display().to_string(),
         home.path().join("none").display().to_string(),
         database.display().to_string()

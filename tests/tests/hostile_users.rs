@@ -229,7 +229,7 @@ fn files_are_created_safely_whatever_the_umask_and_planted_links_are_not_followe
     std::fs::write(&victim, "keep me").unwrap();
     std::os::unix::fs::symlink(&victim, jail_d.join("bangui-manual.conf.bangui-tmp")).unwrap();
     home.write_config(&format!(
-        "[fail2ban]\nsocket = {:?}\nconfig_dir = {:?}\n",
+        "[fail2ban]\nsocket = {:?}\nconfig_dir = {:?}\nfirewall = \"stock\"\n",
         home.path().join("no-f2b.sock").display().to_string(),
         home.path().join("f2b").display().to_string()
     ));

@@ -461,7 +461,7 @@ fn a_fail2ban_socket_bangui_may_not_open_is_not_fail2ban_down() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o000)).unwrap();
     home.write_config(&format!(
-        "[fail2ban]\nsocket = {:?}\nconfig_dir = {:?}\n[jobs.health_check]\ninterval = \"1s\"\n",
+        "[fail2ban]\nsocket = {:?}\nconfig_dir = {:?}\nfirewall = \"stock\"\n[jobs.health_check]\ninterval = \"1s\"\n",
         socket.display().to_string(),
         home.path().join("no-fail2ban").display().to_string()
     ));

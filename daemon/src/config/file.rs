@@ -32,6 +32,7 @@ pub struct FileConfig {
 #[serde(deny_unknown_fields)]
 pub struct Fail2banSection {
     pub socket: Option<PathBuf>,
+    pub firewall: Option<super::Firewall>,
     pub config_dir: Option<PathBuf>,
     pub manage_jails: Option<bool>,
     pub manual_jail: Option<String>,

@@ -77,6 +77,8 @@ impl Overrides {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fail2banConfig {
     pub socket: PathBuf,
+    /// How bangui's own jails reach the kernel firewall.
+    pub firewall: Firewall,
     /// fail2ban's configuration directory; managed jails go to its `jail.d`.
     pub config_dir: PathBuf,
     pub manage_jails: bool,
@@ -94,6 +96,40 @@ pub struct Fail2banConfig {
     pub max_reply: usize,
     /// fail2ban's database for history; None: ask fail2ban.
     pub database: Option<PathBuf>,
+}
+
+/// `fail2ban.firewall`: which action bangui's jails use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Firewall {
+    /// `nftables` where `nft` is installed, `stock` otherwise.
+    Auto,
+    /// bangui's own fail2ban action: nftables sets that hold networks,
+    /// changes applied in batches.
+    Nftables,
+    /// fail2ban's `banaction_allports`, as the host configured it.
+    Stock,
+}
+
+impl Firewall {
+    /// `auto` decided: nftables when an `nft` program is found.
+    pub fn resolve(self) -> crate::fail2ban::jails::JailAction {
+        use crate::fail2ban::jails::JailAction;
+        match self {
+            Firewall::Nftables => JailAction::Nftables,
+            Firewall::Stock => JailAction::Stock,
+            Firewall::Auto => {
+                let found = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"]
+                    .iter()
+                    .any(|p| Path::new(p).exists());
+                if found {
+                    JailAction::Nftables
+                } else {
+                    JailAction::Stock
+                }
+            }
+        }
+    }
 }
 
 /// What may never be banned, beyond loopback (which never may).
@@ -556,6 +592,7 @@ fn fail2ban_config(
             .config_dir
             .unwrap_or_else(|| PathBuf::from("/etc/fail2ban")),
         manage_jails: f.manage_jails.unwrap_or(true),
+        firewall: f.firewall.unwrap_or(Firewall::Auto),
         manual_jail: jail_name("fail2ban.manual_jail", f.manual_jail, "bangui-manual")?,
         manual_bantime: positive(
             f.manual_bantime,

@@ -2,18 +2,21 @@
 # To take the file over, delete the first line; bangui then leaves it alone.
 #
 # A fail2ban action (loaded by fail2ban-server itself) that keeps a jail's
-# bans in two nftables sets with `flags interval` -- IPv4 and IPv6, addresses
-# and networks -- in a table of its own whose input chain drops traffic from
-# both. fail2ban still calls ban() and unban() once per address; they only
-# note the change, and a thread applies what changed in one `nft -f`
-# transaction at most every `delay` seconds, so 100,000 bans cost a few
-# transactions instead of 100,000 `nft` processes.
+# bans in nftables sets of a table of its own, whose chain drops traffic
+# from them: single addresses in hash sets (a4, a6), networks in interval
+# sets (n4, n6). fail2ban still calls ban() and unban() once per address;
+# they only note the change, and a thread applies what changed in one
+# `nft -f` transaction at most every `delay` seconds, so 100,000 bans cost a
+# few transactions instead of 100,000 `nft` processes.
 #
-# Interval sets refuse overlapping elements, and CIDR prefixes either nest or
-# are disjoint. So the kernel holds the banned prefixes that no other banned
-# prefix contains: banning 192.0.2.0/24 replaces 192.0.2.7 there, and
-# unbanning the /24 puts 192.0.2.7 back. fail2ban's own record stays one
-# ticket per ban, with its own expiry.
+# Interval sets refuse overlapping elements, and CIDR networks either nest or
+# are disjoint: n4 and n6 hold the banned networks no other banned network
+# contains (banning 192.0.2.0/24 replaces 192.0.2.128/25 there; unbanning
+# the /24 puts the /25 back). Addresses stay in a4 and a6 whatever networks
+# cover them, so lifting a network never lifts an address banned on its own.
+# nftables is slow to delete from a large interval set (a second per hundred
+# elements among 100,000), so a network set that loses elements is rewritten
+# whole in the same transaction instead.
 
 import bisect
 import subprocess
@@ -23,7 +26,8 @@ import time
 from fail2ban.server.action import ActionBase
 
 WIDTH = {4: 32, 6: 128}
-SETS = {4: "v4", 6: "v6"}
+ADDRESSES = {4: "a4", 6: "a6"}
+NETWORKS = {4: "n4", 6: "n6"}
 
 
 def parse(text):
@@ -63,16 +67,19 @@ def show(family, start, plen):
 
 
 class Family(object):
-    """The banned prefixes of one family and which of them the kernel holds."""
+    """The banned addresses and networks of one family, and which networks
+    the kernel's network set holds."""
 
     def __init__(self, family):
         self.family = family
-        self.banned = set()
-        self.ordered = []  # (start, plen) of every banned prefix, sorted
-        self.lengths = {}  # prefix length -> how many banned prefixes have it
-        self.kernel = set()  # banned prefixes no other banned prefix contains
+        self.banned = set()  # (start, plen) of every banned address and network
+        self.addresses = 0
+        self.ordered = []  # the banned networks, sorted
+        self.lengths = {}  # prefix length -> how many banned networks have it
+        self.kernel = set()  # banned networks no other banned network contains
 
     def covered(self, start, plen):
+        """Whether a banned network other than (start, plen) contains it."""
         width = WIDTH[self.family]
         for length in self.lengths:
             if length < plen:
@@ -82,7 +89,7 @@ class Family(object):
         return False
 
     def inside(self, start, plen):
-        """Banned prefixes within (start, plen), itself excluded, in order."""
+        """Banned networks within (start, plen), itself excluded, in order."""
         end = end_of(self.family, start, plen)
         i = bisect.bisect_left(self.ordered, (start, plen + 1))
         while i < len(self.ordered) and self.ordered[i][0] <= end:
@@ -93,6 +100,11 @@ class Family(object):
         if key in self.banned:
             return
         self.banned.add(key)
+        if key[1] == WIDTH[self.family]:
+            # Addresses always go to the kernel's address set.
+            self.addresses += 1
+            changes.toggle(self.family, key, True)
+            return
         bisect.insort(self.ordered, key)
         self.lengths[key[1]] = self.lengths.get(key[1], 0) + 1
         if self.covered(*key):
@@ -108,6 +120,10 @@ class Family(object):
         if key not in self.banned:
             return
         self.banned.discard(key)
+        if key[1] == WIDTH[self.family]:
+            self.addresses -= 1
+            changes.toggle(self.family, key, False)
+            return
         del self.ordered[bisect.bisect_left(self.ordered, key)]
         self.lengths[key[1]] -= 1
         if not self.lengths[key[1]]:
@@ -126,13 +142,22 @@ class Family(object):
 
 
 class Changes(object):
-    """Elements to add (True) or delete (False) since the last transaction."""
+    """Since the last transaction: addresses to add (True) or delete (False),
+    and whether each family's network set changed."""
 
     def __init__(self):
-        self.pending = {4: {}, 6: {}}
+        self.addresses = {4: {}, 6: {}}
+        self.networks_added = {4: [], 6: []}
+        self.networks_lost = {4: False, 6: False}
 
     def toggle(self, family, key, add):
-        pending = self.pending[family]
+        if key[1] != WIDTH[family]:
+            if add:
+                self.networks_added[family].append(key)
+            else:
+                self.networks_lost[family] = True
+            return
+        pending = self.addresses[family]
         if key in pending:
             # The opposite change is still queued: together they are none.
             del pending[key]
@@ -140,11 +165,14 @@ class Changes(object):
             pending[key] = add
 
     def take(self):
-        taken, self.pending = self.pending, {4: {}, 6: {}}
+        taken = (self.addresses, self.networks_added, self.networks_lost)
+        self.__init__()
         return taken
 
     def __len__(self):
-        return len(self.pending[4]) + len(self.pending[6])
+        return sum(len(v) for v in self.addresses.values()) + sum(
+            len(v) for v in self.networks_added.values()) + sum(
+            1 for v in self.networks_lost.values() if v)
 
 
 class BanguiNftables(ActionBase):
@@ -167,23 +195,24 @@ class BanguiNftables(ActionBase):
         self.errors = 0
         self.last_error = ""
 
-    # --- what bangui reads
+    # --- what bangui reads (`get JAIL action bangui-nftables PROPERTY`)
 
     @property
-    def kernel_v4(self):
+    def addresses_v4(self):
+        return self._families[4].addresses
+
+    @property
+    def addresses_v6(self):
+        return self._families[6].addresses
+
+    @property
+    def networks_v4(self):
+        """Networks in the kernel's set: those no other banned one contains."""
         return len(self._families[4].kernel)
 
     @property
-    def kernel_v6(self):
+    def networks_v6(self):
         return len(self._families[6].kernel)
-
-    @property
-    def banned_v4(self):
-        return len(self._families[4].banned)
-
-    @property
-    def banned_v6(self):
-        return len(self._families[6].banned)
 
     @property
     def pending(self):
@@ -191,7 +220,7 @@ class BanguiNftables(ActionBase):
             return len(self._changes)
 
     @property
-    def networks(self):
+    def holds_networks(self):
         return True
 
     # --- fail2ban's calls
@@ -250,11 +279,15 @@ class BanguiNftables(ActionBase):
             "add table inet {t}\n"
             "delete table inet {t}\n"
             "add table inet {t}\n"
-            "add set inet {t} v4 {{ type ipv4_addr; flags interval; }}\n"
-            "add set inet {t} v6 {{ type ipv6_addr; flags interval; }}\n"
+            "add set inet {t} a4 {{ type ipv4_addr; }}\n"
+            "add set inet {t} a6 {{ type ipv6_addr; }}\n"
+            "add set inet {t} n4 {{ type ipv4_addr; flags interval; }}\n"
+            "add set inet {t} n6 {{ type ipv6_addr; flags interval; }}\n"
             "add chain inet {t} {hook} {{ type filter hook {hook} priority {p}; policy accept; }}\n"
-            "add rule inet {t} {hook} ip saddr @v4 drop\n"
-            "add rule inet {t} {hook} ip6 saddr @v6 drop\n"
+            "add rule inet {t} {hook} ip saddr @a4 drop\n"
+            "add rule inet {t} {hook} ip saddr @n4 drop\n"
+            "add rule inet {t} {hook} ip6 saddr @a6 drop\n"
+            "add rule inet {t} {hook} ip6 saddr @n6 drop\n"
         ).format(t=self.table, hook=self.hook, p=self.priority)
 
     def _apply_loop(self):
@@ -268,40 +301,53 @@ class BanguiNftables(ActionBase):
             time.sleep(self.delay)
             with self._lock:
                 resync, self._resync = self._resync, False
+                addresses, added, lost = self._changes.take()
                 if resync:
-                    self._changes.take()
-                    wanted = dict((fam, sorted(f.kernel)) for fam, f in self._families.items())
-                    script = self._resync_script(wanted)
+                    script = self._whole_script()
                 else:
-                    script = self._change_script(self._changes.take())
-            if script and not self._run(script, "apply %s" % ("the whole set" if resync else "changes")):
+                    script = self._change_script(addresses, added, lost)
+            if script and not self._run(script, "apply %s" % ("the whole sets" if resync else "changes")):
                 with self._lock:
                     self._resync = True
                 time.sleep(1)
 
-    def _elements(self, verb, family, keys):
+    def _elements(self, verb, name, family, keys):
         lines = []
         keys = list(keys)
         for i in range(0, len(keys), 5000):
             part = ", ".join(show(family, s, l) for s, l in keys[i:i + 5000])
-            lines.append("%s element inet %s %s { %s }\n" % (verb, self.table, SETS[family], part))
+            lines.append("%s element inet %s %s { %s }\n" % (verb, self.table, name, part))
         return lines
 
-    def _change_script(self, taken):
+    def _networks(self, family):
+        """The network set rewritten whole (see the top of this file)."""
+        return ["flush set inet %s %s\n" % (self.table, NETWORKS[family])] + self._elements(
+            "add", NETWORKS[family], family, sorted(self._families[family].kernel))
+
+    def _change_script(self, addresses, added, lost):
         lines = []
-        # Deletions first: an added network may replace what it covers.
         for family in (4, 6):
-            gone = sorted(k for k, add in taken[family].items() if not add)
-            lines += self._elements("delete", family, gone)
-        for family in (4, 6):
-            new = sorted(k for k, add in taken[family].items() if add)
-            lines += self._elements("add", family, new)
+            gone = sorted(k for k, add in addresses[family].items() if not add)
+            lines += self._elements("delete", ADDRESSES[family], family, gone)
+            new = sorted(k for k, add in addresses[family].items() if add)
+            lines += self._elements("add", ADDRESSES[family], family, new)
+            if lost[family]:
+                lines += self._networks(family)
+            else:
+                # Still wanted: a network added and then covered by a later one is not.
+                kernel = self._families[family].kernel
+                new = sorted(k for k in added[family] if k in kernel)
+                lines += self._elements("add", NETWORKS[family], family, new)
         return "".join(lines)
 
-    def _resync_script(self, wanted):
-        lines = ["flush set inet %s v4\n" % self.table, "flush set inet %s v6\n" % self.table]
+    def _whole_script(self):
+        lines = []
         for family in (4, 6):
-            lines += self._elements("add", family, wanted[family])
+            f = self._families[family]
+            lines.append("flush set inet %s %s\n" % (self.table, ADDRESSES[family]))
+            lines += self._elements("add", ADDRESSES[family], family,
+                                    sorted(k for k in f.banned if k[1] == WIDTH[family]))
+            lines += self._networks(family)
         return "".join(lines)
 
     def _run(self, script, what, quiet=False):

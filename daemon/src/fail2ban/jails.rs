@@ -1,7 +1,8 @@
-//! The jails bangui bans into, kept as files in fail2ban's `jail.d`. A file is
-//! written when absent, rewritten when it still carries bangui's header and
-//! differs, and never touched once an administrator has taken it over by
-//! removing the header.
+//! The jails bangui bans into, kept as files in fail2ban's `jail.d`, and the
+//! firewall action they may use, in `action.d`. A file is written when
+//! absent, rewritten when it still carries bangui's header and differs, and
+//! never touched once an administrator has taken it over by removing the
+//! header.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,20 @@ use std::time::Duration;
 /// The first line of every file bangui manages.
 pub const HEADER: &str = "# Managed by bangui.";
 
+/// bangui's own fail2ban action (`action.d/bangui-nftables.py`): nftables
+/// sets with networks, changes applied in batches.
+pub const NFT_ACTION: &str = "bangui-nftables";
+const NFT_ACTION_FILE: &str = include_str!("bangui-nftables.py");
+
+/// How a managed jail's bans reach the firewall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JailAction {
+    /// bangui's nftables action, in a table named after the jail.
+    Nftables,
+    /// fail2ban's `banaction_allports`, whatever the host configured.
+    Stock,
+}
+
 /// A jail bangui needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManagedJail {
@@ -17,6 +32,7 @@ pub struct ManagedJail {
     pub bantime: Duration,
     /// One line saying what the jail is for.
     pub purpose: String,
+    pub action: JailAction,
 }
 
 /// What happened to one jail file.
@@ -44,6 +60,10 @@ pub fn path(config_dir: &Path, jail: &str) -> PathBuf {
     config_dir.join("jail.d").join(format!("{jail}.conf"))
 }
 
+pub fn action_path(config_dir: &Path) -> PathBuf {
+    config_dir.join("action.d").join(format!("{NFT_ACTION}.py"))
+}
+
 /// The file bangui wants for `jail`. No log is watched: bangui bans into the
 /// jail directly, and the ban action covers every port.
 pub fn render(jail: &ManagedJail) -> String {
@@ -59,10 +79,14 @@ pub fn render(jail: &ManagedJail) -> String {
          backend   = polling\n\
          maxretry  = 1\n\
          bantime   = {bantime}\n\
-         banaction = %(banaction_allports)s\n",
+         {action}\n",
         purpose = jail.purpose,
         name = jail.name,
         bantime = jail.bantime.as_secs(),
+        action = match jail.action {
+            JailAction::Nftables => format!("action    = {NFT_ACTION}.py[table={}]", jail.name),
+            JailAction::Stock => "banaction = %(banaction_allports)s".to_string(),
+        },
     )
 }
 
@@ -81,26 +105,36 @@ pub fn ensure(
     // fail2ban runs the actions these files name, as root: a directory
     // others may write in is not one to put them in.
     crate::dirs::check_own("fail2ban jail directory", &dir).map_err(std::io::Error::other)?;
-    let mut outcomes = Vec::with_capacity(jails.len());
+    let mut outcomes = Vec::with_capacity(jails.len() + 1);
+    if jails.iter().any(|j| j.action == JailAction::Nftables) {
+        // The action runs inside fail2ban, as root: the same care as jail.d.
+        let actions = config_dir.join("action.d");
+        crate::dirs::check_own("fail2ban action directory", &actions)
+            .map_err(std::io::Error::other)?;
+        let outcome = ensure_file(&action_path(config_dir), NFT_ACTION_FILE)?;
+        outcomes.push((format!("action.d/{NFT_ACTION}.py"), outcome));
+    }
     for jail in jails {
-        let file = path(config_dir, &jail.name);
-        let wanted = render(jail);
-        let outcome = match std::fs::read_to_string(&file) {
-            Ok(current) if current == wanted => FileOutcome::Unchanged,
-            Ok(current) if !current.starts_with(HEADER) => FileOutcome::LeftAlone,
-            Ok(_) => {
-                write_atomically(&file, &wanted)?;
-                FileOutcome::Updated
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                write_atomically(&file, &wanted)?;
-                FileOutcome::Written
-            }
-            Err(e) => return Err(e),
-        };
+        let outcome = ensure_file(&path(config_dir, &jail.name), &render(jail))?;
         outcomes.push((jail.name.clone(), outcome));
     }
     Ok(outcomes)
+}
+
+fn ensure_file(file: &Path, wanted: &str) -> std::io::Result<FileOutcome> {
+    Ok(match std::fs::read_to_string(file) {
+        Ok(current) if current == wanted => FileOutcome::Unchanged,
+        Ok(current) if !current.starts_with(HEADER) => FileOutcome::LeftAlone,
+        Ok(_) => {
+            write_atomically(file, wanted)?;
+            FileOutcome::Updated
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            write_atomically(file, wanted)?;
+            FileOutcome::Written
+        }
+        Err(e) => return Err(e),
+    })
 }
 
 /// fail2ban must never read half a file. The temporary file is created new
@@ -108,7 +142,9 @@ pub fn ensure(
 /// whatever the umask: fail2ban's files are root's to write, anyone's to read.
 fn write_atomically(file: &Path, text: &str) -> std::io::Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let tmp = file.with_extension("conf.bangui-tmp");
+    let mut tmp = file.as_os_str().to_owned();
+    tmp.push(".bangui-tmp");
+    let tmp = PathBuf::from(tmp);
     match std::fs::remove_file(&tmp) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -137,6 +173,7 @@ mod tests {
             name: "bangui-manual".into(),
             bantime: Duration::from_secs(bantime),
             purpose: "Manual bans.".into(),
+            action: JailAction::Stock,
         }
     }
 

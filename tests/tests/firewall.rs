@@ -1,0 +1,253 @@
+//! Blocklists into the kernel: a real fail2ban-server runs bangui's nftables
+//! action in a private network namespace, and every state is checked
+//! against `nft -j list table`, never against fail2ban's word.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use bangui_tests::fail2ban::{Fail2banConf, Fail2banServer};
+use bangui_tests::lists::ListServer;
+use bangui_tests::{Daemon, Home, describe, wait_for};
+use ipnet::IpNet;
+
+const JAIL: &str = "bangui-blocklist";
+
+/// The four sets of a jail's table: addresses and networks, per family.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Kernel {
+    a4: BTreeSet<String>,
+    n4: BTreeSet<String>,
+    a6: BTreeSet<String>,
+    n6: BTreeSet<String>,
+}
+
+fn nft(args: &[&str]) -> String {
+    let out = Command::new("nft")
+        .args(args)
+        .output()
+        .expect("`nft` is missing: apt-get install nftables (scripts/test.sh does)");
+    assert!(
+        out.status.success(),
+        "nft {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// What the kernel holds for `table`, read with `nft -j`.
+fn kernel(table: &str) -> Kernel {
+    let listed: serde_json::Value =
+        serde_json::from_str(&nft(&["-j", "list", "table", "inet", table])).unwrap();
+    let mut k = Kernel::default();
+    for item in listed["nftables"].as_array().unwrap() {
+        let Some(set) = item.get("set") else { continue };
+        let elems: BTreeSet<String> = set["elem"]
+            .as_array()
+            .map(|e| {
+                e.iter()
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => format!(
+                            "{}/{}",
+                            other["prefix"]["addr"].as_str().unwrap(),
+                            other["prefix"]["len"]
+                        ),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        match set["name"].as_str().unwrap() {
+            "a4" => k.a4 = elems,
+            "n4" => k.n4 = elems,
+            "a6" => k.a6 = elems,
+            "n6" => k.n6 = elems,
+            other => panic!("unexpected set {other}"),
+        }
+    }
+    k
+}
+
+/// What the kernel should hold when `listed` is banned: every address, and
+/// the networks no other listed network contains.
+fn expected(listed: &[&str]) -> Kernel {
+    let nets: Vec<IpNet> = listed
+        .iter()
+        .map(|t| {
+            t.parse::<IpNet>()
+                .unwrap_or_else(|_| IpNet::from(t.parse::<std::net::IpAddr>().unwrap()))
+        })
+        .collect();
+    let mut k = Kernel::default();
+    for n in &nets {
+        let host = n.prefix_len() == n.max_prefix_len();
+        let outermost = !nets.iter().any(|o| o != n && o.contains(n));
+        let text = if host {
+            n.addr().to_string()
+        } else {
+            n.to_string()
+        };
+        match (n, host) {
+            (IpNet::V4(_), true) => k.a4.insert(text),
+            (IpNet::V4(_), false) if outermost => k.n4.insert(text),
+            (IpNet::V6(_), true) => k.a6.insert(text),
+            (IpNet::V6(_), false) if outermost => k.n6.insert(text),
+            _ => false,
+        };
+    }
+    k
+}
+
+/// Waits until the kernel holds `want` (the action applies changes a moment
+/// after fail2ban acknowledges them).
+fn settles(table: &str, want: &Kernel) {
+    let mut last = Kernel::default();
+    let settled = (0..200).any(|_| {
+        last = kernel(table);
+        if last == *want {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        false
+    });
+    assert!(settled, "the kernel holds\n{last:#?}\nwanted\n{want:#?}");
+}
+
+struct Rig {
+    home: Home,
+    conf: Fail2banConf,
+    server: Option<Fail2banServer>,
+    daemon: Daemon,
+    lists: ListServer,
+}
+
+/// A daemon whose jails use bangui's nftables action, and fail2ban, in the
+/// calling thread's (private) network namespace.
+fn rig(fail2ban_keys: &str) -> Rig {
+    let home = Home::new();
+    let conf = Fail2banConf::new(&home);
+    home.write_config(&format!(
+        "{}\n[jobs.blocklist_import]\nenabled = false\n[jobs.health_check]\ninterval = \"1s\"\n",
+        conf.daemon_section_with_database(&format!("firewall = \"nftables\"\n{fail2ban_keys}"))
+    ));
+    let daemon = home.start();
+    let server = conf.start();
+    wait_for("fail2ban to be up", || {
+        (daemon.ctl_json(&["fail2ban", "status"])["state"] == "up").then_some(())
+    });
+    Rig {
+        home,
+        conf,
+        server: Some(server),
+        daemon,
+        lists: ListServer::start(),
+    }
+}
+
+impl Rig {
+    fn list(&self, name: &str, lines: &[&str]) {
+        let body: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
+        self.lists.set_lines(&format!("{name}.txt"), &body);
+    }
+
+    fn add(&self, name: &str) {
+        let url = self.lists.url(&format!("{name}.txt"));
+        let out = self
+            .daemon
+            .ctl(&["blocklist", "add", name, &url, "--local"]);
+        assert!(out.status.success(), "{}", describe(&out));
+    }
+
+    fn run(&self, name: &str) -> serde_json::Value {
+        let out = self
+            .daemon
+            .ctl(&["--json", "blocklist", "run", name, "--wait"]);
+        assert!(out.status.success(), "{}", describe(&out));
+        let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        runs[0].clone()
+    }
+}
+
+const FIRST: &[&str] = &[
+    "45.33.32.156",
+    "45.33.32.157",
+    "45.33.33.7",
+    "45.33.33.0/24",
+    "45.33.33.128/25",
+    "93.184.216.0/24",
+    "2a01:4f8:c0c:1::7",
+    "2a01:4f8:c0c:2::/64",
+    "2a01:4f8:c0c:2:1::/80",
+];
+
+#[test]
+fn listed_addresses_and_networks_reach_the_kernel_exactly() {
+    bangui_tests::netns::run(&[], || {
+        // An administrator's own table, which must stay as it is.
+        nft(&["add", "table", "inet", "admin"]);
+        nft(&[
+            "add",
+            "chain",
+            "inet",
+            "admin",
+            "input",
+            "{ type filter hook input priority 0; policy accept; }",
+        ]);
+        let admins = nft(&["list", "table", "inet", "admin"]);
+
+        let r = rig("");
+        r.list("first", FIRST);
+        r.add("first");
+        let run = r.run("first");
+        assert_eq!(run["status"], "completed", "{run}");
+        settles(JAIL, &expected(FIRST));
+
+        // Unchanged: nothing sent, the kernel as it was.
+        let again = r.run("first");
+        assert_eq!(again["to_ban"], 0, "{again}");
+        settles(JAIL, &expected(FIRST));
+
+        // A change: the /24 leaves (its /25 and address come back), an address joins.
+        let changed: Vec<&str> = FIRST
+            .iter()
+            .copied()
+            .filter(|t| *t != "45.33.33.0/24")
+            .chain(["185.199.108.0/24", "45.33.32.200"])
+            .collect();
+        r.list("first", &changed);
+        let run = r.run("first");
+        assert_eq!(run["status"], "completed", "{run}");
+        settles(JAIL, &expected(&changed));
+
+        // A second source in the same jail covering the first's address.
+        r.list("second", &["45.33.32.0/24"]);
+        r.add("second");
+        r.run("second");
+        let both: Vec<&str> = changed.iter().copied().chain(["45.33.32.0/24"]).collect();
+        settles(JAIL, &expected(&both));
+        // Removing the network keeps the first source's addresses.
+        let out = r.daemon.ctl(&["blocklist", "remove", "second", "--unban"]);
+        assert!(out.status.success(), "{}", describe(&out));
+        settles(JAIL, &expected(&changed));
+
+        // fail2ban restarted: its action starts anew and restores every ban.
+        let mut r = r;
+        r.server.take().unwrap().stop();
+        r.server = Some(r.conf.start());
+        settles(JAIL, &expected(&changed));
+
+        // Everything lifted with the source.
+        let out = r.daemon.ctl(&["blocklist", "remove", "first", "--unban"]);
+        assert!(out.status.success(), "{}", describe(&out));
+        settles(JAIL, &Kernel::default());
+
+        assert_eq!(
+            nft(&["list", "table", "inet", "admin"]),
+            admins,
+            "the admin's table changed"
+        );
+        let _keep = &r.home;
+    });
+}
