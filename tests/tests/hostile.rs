@@ -102,7 +102,10 @@ fn hundreds_of_hostile_connections_leave_a_legitimate_client_fast() {
         "legitimate client under attack: p50 {:?}, p99 {p99:?}",
         latencies[latencies.len() / 2]
     );
-    assert!(p99 < Duration::from_millis(200), "p99 {p99:?}");
+    // Starvation, not speed: a client kept waiting behind the attackers takes
+    // seconds (the handshake timeout). The figure itself is for the
+    // benchmarks (docs/PERFORMANCE.md); a shared CI machine varies tenfold.
+    assert!(p99 < Duration::from_secs(1), "p99 {p99:?}");
     let log = daemon.log_text();
     assert!(
         log.contains("handshake"),
