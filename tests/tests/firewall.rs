@@ -80,10 +80,14 @@ fn expected(listed: &[&str]) -> Kernel {
                 .unwrap_or_else(|_| IpNet::from(t.parse::<std::net::IpAddr>().unwrap()))
         })
         .collect();
+    let networks: Vec<&IpNet> = nets
+        .iter()
+        .filter(|n| n.prefix_len() != n.max_prefix_len())
+        .collect();
     let mut k = Kernel::default();
     for n in &nets {
         let host = n.prefix_len() == n.max_prefix_len();
-        let outermost = !nets.iter().any(|o| o != n && o.contains(n));
+        let outermost = !networks.iter().any(|o| *o != n && o.contains(n));
         let text = if host {
             n.addr().to_string()
         } else {
@@ -119,7 +123,7 @@ struct Rig {
     home: Home,
     conf: Fail2banConf,
     server: Option<Fail2banServer>,
-    daemon: Daemon,
+    daemon: Option<Daemon>,
     lists: ListServer,
 }
 
@@ -141,12 +145,16 @@ fn rig(fail2ban_keys: &str) -> Rig {
         home,
         conf,
         server: Some(server),
-        daemon,
+        daemon: Some(daemon),
         lists: ListServer::start(),
     }
 }
 
 impl Rig {
+    fn daemon(&self) -> &Daemon {
+        self.daemon.as_ref().unwrap()
+    }
+
     fn list(&self, name: &str, lines: &[&str]) {
         let body: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
         self.lists.set_lines(&format!("{name}.txt"), &body);
@@ -155,14 +163,14 @@ impl Rig {
     fn add(&self, name: &str) {
         let url = self.lists.url(&format!("{name}.txt"));
         let out = self
-            .daemon
+            .daemon()
             .ctl(&["blocklist", "add", name, &url, "--local"]);
         assert!(out.status.success(), "{}", describe(&out));
     }
 
     fn run(&self, name: &str) -> serde_json::Value {
         let out = self
-            .daemon
+            .daemon()
             .ctl(&["--json", "blocklist", "run", name, "--wait"]);
         assert!(out.status.success(), "{}", describe(&out));
         let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -228,7 +236,9 @@ fn listed_addresses_and_networks_reach_the_kernel_exactly() {
         let both: Vec<&str> = changed.iter().copied().chain(["45.33.32.0/24"]).collect();
         settles(JAIL, &expected(&both));
         // Removing the network keeps the first source's addresses.
-        let out = r.daemon.ctl(&["blocklist", "remove", "second", "--unban"]);
+        let out = r
+            .daemon()
+            .ctl(&["blocklist", "remove", "second", "--unban"]);
         assert!(out.status.success(), "{}", describe(&out));
         settles(JAIL, &expected(&changed));
 
@@ -239,7 +249,7 @@ fn listed_addresses_and_networks_reach_the_kernel_exactly() {
         settles(JAIL, &expected(&changed));
 
         // Everything lifted with the source.
-        let out = r.daemon.ctl(&["blocklist", "remove", "first", "--unban"]);
+        let out = r.daemon().ctl(&["blocklist", "remove", "first", "--unban"]);
         assert!(out.status.success(), "{}", describe(&out));
         settles(JAIL, &Kernel::default());
 
@@ -249,5 +259,56 @@ fn listed_addresses_and_networks_reach_the_kernel_exactly() {
             "the admin's table changed"
         );
         let _keep = &r.home;
+    });
+}
+
+#[test]
+fn bans_leave_the_kernel_when_their_time_is_up() {
+    bangui_tests::netns::run(&[], || {
+        let r = rig("blocklist_bantime = \"4s\"\n");
+        r.list("short", FIRST);
+        r.add("short");
+        let run = r.run("short");
+        assert_eq!(run["status"], "completed", "{run}");
+        settles(JAIL, &expected(FIRST));
+        // fail2ban lifts them when the jail's bantime is up; the sets follow.
+        settles(JAIL, &Kernel::default());
+    });
+}
+
+#[test]
+fn a_daemon_killed_mid_import_ends_with_the_kernel_exact() {
+    bangui_tests::netns::run(&[], || {
+        // Small fixed batches make the ban phase long enough to kill it half-way.
+        let mut r = rig("ban_chunk = 50\nban_request_time = 0\n");
+        let mut list = bangui_tests::fail2ban::addresses(20_000);
+        list.extend((0..500).map(|i| format!("12.{}.{}.0/24", i / 250, i % 250)));
+        let listed: Vec<&str> = list.iter().map(String::as_str).collect();
+        r.list("big", &listed);
+        r.add("big");
+        let mut ctl = Command::new(bangui_tests::bin("bangui-ctl"))
+            .arg("--socket")
+            .arg(r.home.socket())
+            .args(["blocklist", "run", "big", "--wait"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for("the ban phase to be under way", || {
+            let runs = r.daemon().ctl_json(&["blocklist", "runs", "big"]);
+            (runs[0]["banned"].as_u64().unwrap_or(0) >= 2_000).then_some(())
+        });
+        r.daemon.take().unwrap().kill();
+        let _ = ctl.wait();
+        let partly = kernel(JAIL);
+        assert!(
+            !partly.a4.is_empty() && partly.a4.len() < 20_000,
+            "killed half-way: {} addresses in the kernel",
+            partly.a4.len()
+        );
+        r.daemon = Some(r.home.start());
+        let run = r.run("big");
+        assert_eq!(run["status"], "completed", "{run}");
+        settles(JAIL, &expected(&listed));
     });
 }
