@@ -11,6 +11,7 @@ use bangui_proto::messages::{BanReport, JailChange, MAX_PAGE, Refused};
 
 use crate::allowlist::{self, Allowed, Allowlist, Context};
 use crate::clock::Clock;
+use crate::fail2ban::enforcement::{self, Networks};
 use crate::fail2ban::health::Health;
 use crate::fail2ban::{Batching, Fail2ban, Fail2banError};
 use crate::targets::Target;
@@ -27,7 +28,13 @@ pub struct Bans {
     /// The batch size the last request ended with.
     learned: Arc<AtomicUsize>,
     default_jail: String,
+    /// What each jail's actions do with networks, asked at most once a minute.
+    networks:
+        Arc<std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Networks)>>>,
 }
+
+/// How long what a jail's actions do with networks is trusted.
+const NETWORKS_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A ban or unban request's report, and per jail the targets known to have
 /// changed (from batches fail2ban counted whole), for the history.
@@ -101,6 +108,7 @@ impl Bans {
             batching,
             learned: Arc::new(AtomicUsize::new(batching.first)),
             default_jail,
+            networks: Arc::default(),
         }
     }
 
@@ -180,7 +188,7 @@ impl Bans {
         };
         // Collected in place (`Allowed` has `Target`'s layout): a list of a
         // million entries is not copied.
-        let accepted = accepted
+        let mut accepted: Vec<Allowed> = accepted
             .into_iter()
             .filter_map(|target| match allowlist.admit(target, &ctx) {
                 Ok(allowed) => Some(allowed),
@@ -194,7 +202,50 @@ impl Bans {
                 }
             })
             .collect();
+        if accepted.iter().any(|a| !a.target().is_host())
+            && let Networks::Lost { action, why } = self.networks_of(jail).await
+        {
+            let detail = format!(
+                "the jail's action `{action}` {why}: fail2ban would acknowledge the ban and the firewall would not hold it; give the jail an action with interval sets (bangui's own for its jails: fail2ban.firewall = \"nftables\")"
+            );
+            accepted.retain(|a| {
+                let keep = a.target().is_host();
+                if !keep {
+                    refused.push(Refused {
+                        target: a.to_string(),
+                        reason: "action-cannot-hold-networks".into(),
+                        detail: detail.clone(),
+                    });
+                }
+                keep
+            });
+        }
         Ok(Screened { accepted, refused })
+    }
+
+    /// What `jail`'s actions do with networks (cached; Unknown when fail2ban
+    /// cannot say).
+    async fn networks_of(&self, jail: &str) -> Networks {
+        let cached = self
+            .networks
+            .lock()
+            .ok()
+            .and_then(|m| m.get(jail).cloned())
+            .filter(|(at, _)| at.elapsed() < NETWORKS_TTL);
+        if let Some((_, n)) = cached {
+            return n;
+        }
+        let n = match enforcement::of(&self.fail2ban, jail).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::debug!(jail, error = %e, "cannot read the jail's actions");
+                Networks::Unknown
+            }
+        };
+        if let Ok(mut m) = self.networks.lock() {
+            m.insert(jail.to_string(), (std::time::Instant::now(), n.clone()));
+        }
+        n
     }
 
     pub fn batching(&self) -> Batching {

@@ -63,7 +63,7 @@ impl Client {
         client_name: &str,
         timeout: Option<Duration>,
     ) -> Result<Client, ClientError> {
-        let stream = within(timeout, UnixStream::connect(path))
+        let stream = within(timeout, connect_patiently(path))
             .await?
             .map_err(|source| ClientError::Connect {
                 path: path.to_path_buf(),
@@ -150,6 +150,27 @@ impl Client {
             });
         }
         reply.result.map_err(ClientError::Daemon)
+    }
+}
+
+/// Connects, trying again while the daemon's listen backlog is full (a
+/// burst of connections answers EAGAIN): a busy daemon is not a missing one.
+/// Bounded by the caller's timeout; without one, by about 10 s of tries.
+async fn connect_patiently(path: &Path) -> std::io::Result<UnixStream> {
+    let mut wait = Duration::from_millis(5);
+    let mut waited = Duration::ZERO;
+    loop {
+        match UnixStream::connect(path).await {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    && waited < Duration::from_secs(10) =>
+            {
+                tokio::time::sleep(wait).await;
+                waited += wait;
+                wait = (wait * 2).min(Duration::from_millis(200));
+            }
+            other => return other,
+        }
     }
 }
 

@@ -130,8 +130,14 @@ struct Rig {
 /// A daemon whose jails use bangui's nftables action, and fail2ban, in the
 /// calling thread's (private) network namespace.
 fn rig(fail2ban_keys: &str) -> Rig {
+    rig_with(fail2ban_keys, |_| {})
+}
+
+/// [`rig`], with `prepare` run on fail2ban's configuration before it starts.
+fn rig_with(fail2ban_keys: &str, prepare: impl FnOnce(&Fail2banConf)) -> Rig {
     let home = Home::new();
     let conf = Fail2banConf::new(&home);
+    prepare(&conf);
     home.write_config(&format!(
         "{}\n[jobs.blocklist_import]\nenabled = false\n[jobs.health_check]\ninterval = \"1s\"\n",
         conf.daemon_section_with_database(&format!("firewall = \"nftables\"\n{fail2ban_keys}"))
@@ -310,5 +316,66 @@ fn a_daemon_killed_mid_import_ends_with_the_kernel_exact() {
         let run = r.run("big");
         assert_eq!(run["status"], "completed", "{run}");
         settles(JAIL, &expected(&listed));
+    });
+}
+
+#[test]
+fn a_jail_on_the_stock_nftables_action_gets_networks_refused_with_the_reason() {
+    bangui_tests::netns::run(&[], || {
+        let r = rig_with("", |conf| {
+            for f in ["nftables.conf", "nftables-allports.conf"] {
+                std::fs::copy(
+                    format!("/etc/fail2ban/action.d/{f}"),
+                    conf.dir.join("action.d").join(f),
+                )
+                .expect("fail2ban's stock nftables action (apt-get install fail2ban)");
+            }
+            conf.add_jail("stock-nft", "action = nftables-allports\nbantime = 1d");
+        });
+        let out = r.daemon().ctl(&[
+            "--json",
+            "ban",
+            "45.33.32.0/24",
+            "45.33.32.9",
+            "--jail",
+            "stock-nft",
+        ]);
+        // Some refused: exit 8, with the reason, not a silent success.
+        assert_eq!(out.status.code(), Some(8), "{}", describe(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["refused"][0]["target"], "45.33.32.0/24", "{report}");
+        assert_eq!(
+            report["refused"][0]["reason"], "action-cannot-hold-networks",
+            "{report}"
+        );
+        let detail = report["refused"][0]["detail"].as_str().unwrap();
+        assert!(detail.contains("flags interval"), "{detail}");
+        // The address reached the stock action's set; the network was never sent.
+        wait_for("the stock set to hold the address", || {
+            let out = Command::new("nft")
+                .args([
+                    "-j",
+                    "list",
+                    "set",
+                    "inet",
+                    "f2b-table",
+                    "addr-set-stock-nft",
+                ])
+                .output()
+                .unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+            let set = v["nftables"]
+                .as_array()?
+                .iter()
+                .find_map(|i| i.get("set"))?
+                .clone();
+            (set["elem"] == serde_json::json!(["45.33.32.9"])).then_some(())
+        });
+        // bangui's own jail, on its own action, takes networks.
+        let out = r.daemon().ctl(&["ban", "45.33.34.0/24"]);
+        assert!(out.status.success(), "{}", describe(&out));
+        let mut want = Kernel::default();
+        want.n4.insert("45.33.34.0/24".into());
+        settles("bangui-manual", &want);
     });
 }

@@ -305,6 +305,24 @@ impl Fail2ban {
             .collect())
     }
 
+    /// The names of a jail's actions.
+    pub async fn jail_actions(&self, jail: &str) -> Result<Vec<String>, Fail2banError> {
+        reply::strings(self.request(&["get", jail, "actions"]).await?, "actions")
+    }
+
+    /// A text property of one of a jail's actions (`actionban`, …).
+    pub async fn action_text(
+        &self,
+        jail: &str,
+        action: &str,
+        property: &str,
+    ) -> Result<String, Fail2banError> {
+        let value = self
+            .request(&["get", jail, "action", action, property])
+            .await?;
+        reply::string(value, property)
+    }
+
     /// Every address a jail bans now.
     pub async fn banned_list(&self, jail: &str) -> Result<Vec<String>, Fail2banError> {
         reply::strings(self.request(&["get", jail, "banned"]).await?, "banned list")

@@ -3,6 +3,7 @@
 
 pub mod batching;
 pub mod client;
+pub mod enforcement;
 pub mod health;
 pub mod jails;
 pub mod pickle;

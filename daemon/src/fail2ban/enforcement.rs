@@ -1,0 +1,130 @@
+//! Whether a jail's actions can hold networks. fail2ban acknowledges a
+//! `banip` whatever its action did, and fail2ban 1.0.2's stock `nftables`
+//! action (sets without `flags interval`) and `iptables-ipset` (`hash:ip`)
+//! fail on every network or expand it until the set overflows. So bangui
+//! asks what a jail runs (`get JAIL actions`, each action's `actionstart` and
+//! `actionban`) and refuses networks to a jail that would lose them.
+
+use super::jails::NFT_ACTION;
+use super::{Fail2ban, Fail2banError};
+
+/// What a jail does with a banned network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Networks {
+    /// Every action holds networks (bangui's own, iptables rules, …).
+    Held,
+    /// This action would lose them, and why.
+    Lost { action: String, why: String },
+    /// No action says either way (none, or commands bangui cannot read).
+    Unknown,
+}
+
+/// One action, from its name and its start and ban commands.
+pub fn classify(name: &str, start: &str, ban: &str) -> Networks {
+    if name == NFT_ACTION {
+        return Networks::Held;
+    }
+    let (start, ban) = (start.to_ascii_lowercase(), ban.to_ascii_lowercase());
+    let lost = |why: &str| Networks::Lost {
+        action: name.to_string(),
+        why: why.to_string(),
+    };
+    if start.contains("hash:ip") && !start.contains("hash:net") {
+        return lost("keeps single addresses in an ipset `hash:ip` set");
+    }
+    let nft = ban.contains("<nftables>") || ban.contains("nft ");
+    if nft && start.contains("add set") && !start.contains("interval") {
+        return lost("keeps addresses in nftables sets without `flags interval`");
+    }
+    if nft || ban.contains("iptables") || ban.contains("ip6tables") || ban.contains("ipset") {
+        return Networks::Held;
+    }
+    Networks::Unknown
+}
+
+/// All of a jail's actions together: one that loses networks loses them.
+pub fn combine(each: Vec<Networks>) -> Networks {
+    if let Some(lost) = each.iter().find(|n| matches!(n, Networks::Lost { .. })) {
+        return lost.clone();
+    }
+    if !each.is_empty() && each.iter().all(|n| *n == Networks::Held) {
+        return Networks::Held;
+    }
+    Networks::Unknown
+}
+
+/// Asks fail2ban what `jail` runs.
+pub async fn of(fail2ban: &Fail2ban, jail: &str) -> Result<Networks, Fail2banError> {
+    let mut each = Vec::new();
+    for action in fail2ban.jail_actions(jail).await? {
+        // Python actions have no commands to read: an error, not a failure.
+        let command = |property: &'static str| {
+            let action = action.clone();
+            async move {
+                fail2ban
+                    .action_text(jail, &action, property)
+                    .await
+                    .unwrap_or_default()
+            }
+        };
+        let (start, ban) = (command("actionstart").await, command("actionban").await);
+        each.push(classify(&action, &start, &ban));
+    }
+    Ok(combine(each))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stock_actions_that_lose_networks_are_recognised() {
+        // fail2ban 1.0.2's nftables.conf, as the client sends it.
+        let nft_start = "<nftables> add table <table_family> <table>\n<nftables> add set <table_family> <table> <addr_set> \\{ type <addr_type>\\; \\}";
+        let nft_ban = "<nftables> add element <table_family> <table> <addr_set> \\{ <ip> \\}";
+        assert!(matches!(
+            classify("nftables-allports", nft_start, nft_ban),
+            Networks::Lost { .. }
+        ));
+        let with_interval = format!("{nft_start} flags interval\\;");
+        assert_eq!(
+            classify("nftables", &with_interval, nft_ban),
+            Networks::Held
+        );
+        let ipset_start = "ipset --create f2b-x hash:ip timeout 0";
+        let ipset_ban = "ipset --test f2b-x <ip> || ipset --add f2b-x <ip>";
+        assert!(matches!(
+            classify("iptables-ipset", ipset_start, ipset_ban),
+            Networks::Lost { .. }
+        ));
+        assert_eq!(
+            classify("iptables-ipset", "ipset create f2b-x hash:net", ipset_ban),
+            Networks::Held
+        );
+        assert_eq!(
+            classify(
+                "iptables-allports",
+                "",
+                "<iptables> -I f2b-x 1 -s <ip> -j <blocktype>"
+            ),
+            Networks::Held
+        );
+        assert_eq!(classify(NFT_ACTION, "", ""), Networks::Held);
+        assert_eq!(classify("bangui-noop", "", ""), Networks::Unknown);
+    }
+
+    #[test]
+    fn one_losing_action_decides() {
+        let lost = Networks::Lost {
+            action: "a".into(),
+            why: "b".into(),
+        };
+        assert_eq!(combine(vec![Networks::Held, lost.clone()]), lost);
+        assert_eq!(combine(vec![Networks::Held]), Networks::Held);
+        assert_eq!(
+            combine(vec![Networks::Held, Networks::Unknown]),
+            Networks::Unknown
+        );
+        assert_eq!(combine(vec![]), Networks::Unknown);
+    }
+}
