@@ -93,18 +93,6 @@ fn list(n: usize, salt: usize) -> Vec<String> {
         .collect()
 }
 
-/// `bangui-ctl ARGS` without the harness's deadline (imports here are long).
-fn ctl_long(home: &Home, args: &[&str]) {
-    let status = Command::new(bangui_tests::bin("bangui-ctl"))
-        .arg("--socket")
-        .arg(home.socket())
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "bangui-ctl {}: {status}", args.join(" "));
-}
-
 fn main() {
     bangui_tests::netns::run(&[], run);
 }
@@ -188,14 +176,16 @@ fn run() {
     ]);
     assert!(out.status.success(), "{}", describe(&out));
     let started = Instant::now();
-    ctl_long(&home, &["blocklist", "run", "same", "--wait"]);
+    let out = daemon.ctl_long(&["blocklist", "run", "same", "--wait"]);
+    assert!(out.status.success(), "{}", describe(&out));
     println!(
         "the same list into a jail whose action does nothing: {:.1} s (fail2ban's own pace)",
         started.elapsed().as_secs_f64()
     );
 
     let started = Instant::now();
-    ctl_long(&home, &["blocklist", "run", "big", "--wait"]);
+    let out = daemon.ctl_long(&["blocklist", "run", "big", "--wait"]);
+    assert!(out.status.success(), "{}", describe(&out));
     let acknowledged = started.elapsed().as_secs_f64();
     let held = until_held(table, ENTRIES, started);
     println!(
@@ -203,7 +193,8 @@ fn run() {
     );
 
     let started = Instant::now();
-    ctl_long(&home, &["blocklist", "run", "big", "--wait"]);
+    let out = daemon.ctl_long(&["blocklist", "run", "big", "--wait"]);
+    assert!(out.status.success(), "{}", describe(&out));
     println!(
         "unchanged re-run: {:.2} s, nothing sent",
         started.elapsed().as_secs_f64()
@@ -224,7 +215,8 @@ fn run() {
     changed.extend(list(1_000, 10 * ENTRIES));
     lists.set_lines("big.txt", &changed);
     let started = Instant::now();
-    ctl_long(&home, &["blocklist", "run", "big", "--wait"]);
+    let out = daemon.ctl_long(&["blocklist", "run", "big", "--wait"]);
+    assert!(out.status.success(), "{}", describe(&out));
     let acknowledged = started.elapsed().as_secs_f64();
     // Done when an address that left is gone and one that joined is in.
     let (gone, joined) = (first[4].clone(), changed[changed.len() - 1_000 + 4].clone());

@@ -316,6 +316,19 @@ impl Daemon {
         run_ctl(&bin("bangui-ctl"), &self.socket, args, stdin, |_| {})
     }
 
+    /// As [`Daemon::ctl`] for work that is long by design (a 100 MiB list,
+    /// a firewall import): no deadline but the ctl's own, so a loaded
+    /// machine makes the test slower, not failed.
+    pub fn ctl_long(&self, args: &[&str]) -> Output {
+        Command::new(bin("bangui-ctl"))
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
     /// Runs the ctl and returns its parsed `--json` output; panics on failure.
     pub fn ctl_json(&self, args: &[&str]) -> serde_json::Value {
         let mut full = vec!["--json"];

@@ -177,7 +177,7 @@ impl Rig {
     fn run(&self, name: &str) -> serde_json::Value {
         let out = self
             .daemon()
-            .ctl(&["--json", "blocklist", "run", name, "--wait"]);
+            .ctl_long(&["--json", "blocklist", "run", name, "--wait"]);
         assert!(out.status.success(), "{}", describe(&out));
         let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         runs[0].clone()

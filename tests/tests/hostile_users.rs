@@ -306,7 +306,7 @@ fn a_list_repeating_one_address_does_not_grow_the_daemon() {
         &lists.url("same.txt"),
         "--local",
     ]);
-    let out = daemon.ctl(&["--json", "blocklist", "run", "same", "--wait"]);
+    let out = daemon.ctl_long(&["--json", "blocklist", "run", "same", "--wait"]);
     assert!(out.status.success(), "{}", describe(&out));
     let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(runs[0]["entries"], 1, "{runs}");
