@@ -100,13 +100,7 @@ fn main() {
 fn run() {
     let home = Home::new();
     let conf = Fail2banConf::new(&home);
-    for f in ["nftables.conf", "nftables-allports.conf"] {
-        std::fs::copy(
-            format!("/etc/fail2ban/action.d/{f}"),
-            conf.dir.join("action.d").join(f),
-        )
-        .expect("fail2ban's stock nftables action (apt-get install fail2ban)");
-    }
+    conf.add_stock_nftables_actions();
     conf.add_jail("stock-nft", "action = nftables-allports\nbantime = 1d");
     conf.add_jail("no-op", "action = bangui-noop\nbantime = 1d");
     home.write_config(&format!(

@@ -76,6 +76,19 @@ impl Fail2banConf {
         )
     }
 
+    /// Copies fail2ban's stock nftables actions (`nftables`,
+    /// `nftables-allports`) from the installed package into this
+    /// configuration, for jails that compare with them.
+    pub fn add_stock_nftables_actions(&self) {
+        for f in ["nftables.conf", "nftables-allports.conf"] {
+            std::fs::copy(
+                format!("/etc/fail2ban/action.d/{f}"),
+                self.dir.join("action.d").join(f),
+            )
+            .expect("fail2ban's stock nftables action (apt-get install fail2ban)");
+        }
+    }
+
     /// Adds a jail that watches nothing, with extra `key = value` lines.
     pub fn add_jail(&self, name: &str, extra: &str) {
         std::fs::write(

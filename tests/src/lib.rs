@@ -329,6 +329,20 @@ impl Daemon {
             .unwrap()
     }
 
+    /// Starts `bangui-ctl ARGS` in the background, output discarded (for a
+    /// command the test interrupts, such as an import it kills the daemon in).
+    pub fn spawn_ctl(&self, args: &[&str]) -> std::process::Child {
+        Command::new(bin("bangui-ctl"))
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     /// Runs the ctl and returns its parsed `--json` output; panics on failure.
     pub fn ctl_json(&self, args: &[&str]) -> serde_json::Value {
         let mut full = vec!["--json"];

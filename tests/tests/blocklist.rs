@@ -5,11 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
 
 use bangui_tests::fail2ban::{Fail2banConf, Fail2banServer, Relay};
 use bangui_tests::lists::{ListServer, Serve};
-use bangui_tests::{Daemon, Home, bin, describe, stderr, stdout, wait_for};
+use bangui_tests::{Daemon, Home, describe, stderr, stdout, wait_for};
 use serde_json::Value;
 
 const JAIL: &str = "bangui-blocklist";
@@ -285,14 +284,7 @@ fn a_daemon_killed_while_banning_ends_with_each_address_banned_once() {
     r.lists.set_lines("big.txt", &list);
     r.add("big", "big.txt");
 
-    let mut ctl = Command::new(bin("bangui-ctl"))
-        .arg("--socket")
-        .arg(r.home.socket())
-        .args(["blocklist", "run", "big", "--wait"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut ctl = r.daemon().spawn_ctl(&["blocklist", "run", "big", "--wait"]);
     wait_for("the ban phase to be under way", || {
         let runs = r.daemon().ctl_json(&["blocklist", "runs", "big"]);
         (runs[0]["banned"].as_u64().unwrap_or(0) >= 2_000).then_some(())

@@ -292,14 +292,7 @@ fn a_daemon_killed_mid_import_ends_with_the_kernel_exact() {
         let listed: Vec<&str> = list.iter().map(String::as_str).collect();
         r.list("big", &listed);
         r.add("big");
-        let mut ctl = Command::new(bangui_tests::bin("bangui-ctl"))
-            .arg("--socket")
-            .arg(r.home.socket())
-            .args(["blocklist", "run", "big", "--wait"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut ctl = r.daemon().spawn_ctl(&["blocklist", "run", "big", "--wait"]);
         wait_for("the ban phase to be under way", || {
             let runs = r.daemon().ctl_json(&["blocklist", "runs", "big"]);
             (runs[0]["banned"].as_u64().unwrap_or(0) >= 2_000).then_some(())
@@ -323,13 +316,7 @@ fn a_daemon_killed_mid_import_ends_with_the_kernel_exact() {
 fn a_jail_on_the_stock_nftables_action_gets_networks_refused_with_the_reason() {
     bangui_tests::netns::run(&[], || {
         let r = rig_with("", |conf| {
-            for f in ["nftables.conf", "nftables-allports.conf"] {
-                std::fs::copy(
-                    format!("/etc/fail2ban/action.d/{f}"),
-                    conf.dir.join("action.d").join(f),
-                )
-                .expect("fail2ban's stock nftables action (apt-get install fail2ban)");
-            }
+            conf.add_stock_nftables_actions();
             conf.add_jail("stock-nft", "action = nftables-allports\nbantime = 1d");
         });
         let out = r.daemon().ctl(&[
