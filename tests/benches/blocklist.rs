@@ -16,7 +16,7 @@ use bangui_daemon::blocklist::parse;
 use bangui_daemon::fail2ban::{Fail2ban, Settings};
 use bangui_tests::fail2ban::{Fail2banConf, addresses};
 use bangui_tests::lists::ListServer;
-use bangui_tests::{Daemon, Home, describe, wait_for};
+use bangui_tests::{Daemon, Home, describe};
 use serde_json::Value;
 
 const JAIL: &str = "bangui-blocklist";
@@ -117,9 +117,7 @@ fn rig(extra: &str) -> Rig {
         cmd.env("BANGUI_LOG_LEVEL", "info");
     });
     let server = conf.start();
-    wait_for("fail2ban to be up", || {
-        (daemon.ctl_json(&["fail2ban", "status"])["state"] == "up").then_some(())
-    });
+    daemon.wait_fail2ban_up();
     Rig {
         home,
         conf,

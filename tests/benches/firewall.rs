@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bangui_tests::fail2ban::Fail2banConf;
 use bangui_tests::lists::ListServer;
-use bangui_tests::{Home, describe, wait_for};
+use bangui_tests::{Home, describe};
 
 const ENTRIES: usize = 100_000;
 const STOCK_SAMPLE: usize = 300;
@@ -109,9 +109,7 @@ fn run() {
     ));
     let daemon = home.start();
     let server = conf.start();
-    wait_for("fail2ban to be up", || {
-        (daemon.ctl_json(&["fail2ban", "status"])["state"] == "up").then_some(())
-    });
+    daemon.wait_fail2ban_up();
     println!(
         "blocklist into the kernel: {ENTRIES} entries (10 % networks, 30 % IPv6), fail2ban 1.0.2, nftables, 2 cores"
     );

@@ -93,9 +93,7 @@ fn persist_time(sync_every_second: bool) -> f64 {
         cmd.env("BANGUI_LOG_LEVEL", "info");
     });
     let server = conf.start();
-    bangui_tests::wait_for("fail2ban to be up", || {
-        (daemon.ctl_json(&["fail2ban", "status"])["state"] == "up").then_some(())
-    });
+    daemon.wait_fail2ban_up();
     let list = bangui_tests::fail2ban::addresses(20_000).join("\n");
     let started = Instant::now();
     let out = daemon.ctl_with(&["ban", "-"], Some(&list));

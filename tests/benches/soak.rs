@@ -19,7 +19,7 @@ use bangui_proto::messages::{BanRequest, HistoryGroupQuery};
 use bangui_proto::{Client, Request};
 use bangui_tests::fail2ban::{Fail2banConf, addresses};
 use bangui_tests::lists::ListServer;
-use bangui_tests::{Home, rss_kib, wait_for};
+use bangui_tests::{Home, rss_kib};
 
 const CLIENTS: usize = 20;
 const SAMPLE: Duration = Duration::from_secs(30);
@@ -75,9 +75,7 @@ fn main() {
         cmd.env("BANGUI_LOG_LEVEL", "warn");
     });
     let pid = daemon.pid();
-    wait_for("fail2ban to be up", || {
-        (daemon.ctl_json(&["fail2ban", "status"])["state"] == "up").then_some(())
-    });
+    daemon.wait_fail2ban_up();
     println!(
         "soak: {minutes} min, {CLIENTS} clients, every job on a 1-5 s interval, a 5,000-entry list changing by half every minute"
     );

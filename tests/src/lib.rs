@@ -343,6 +343,13 @@ impl Daemon {
             .unwrap()
     }
 
+    /// Waits until the daemon's health check has seen fail2ban up.
+    pub fn wait_fail2ban_up(&self) {
+        wait_for("fail2ban to be up", || {
+            (self.ctl_json(&["fail2ban", "status"])["state"] == "up").then_some(())
+        });
+    }
+
     /// Runs the ctl and returns its parsed `--json` output; panics on failure.
     pub fn ctl_json(&self, args: &[&str]) -> serde_json::Value {
         let mut full = vec!["--json"];

@@ -38,9 +38,7 @@ fn rig(fail2ban_keys: &str, extra: &str) -> Rig {
     let daemon = home.start();
     let server = conf.start();
     let relay = Relay::start(conf.socket(), relay_socket);
-    wait_for("fail2ban to be up", || {
-        (daemon.ctl_json(&["fail2ban", "status"])["state"] == "up").then_some(())
-    });
+    daemon.wait_fail2ban_up();
     Rig {
         home,
         conf,
@@ -84,9 +82,7 @@ impl Rig {
 
     fn restart_daemon(&mut self) {
         let daemon = self.home.start();
-        wait_for("fail2ban to be up", || {
-            (daemon.ctl_json(&["fail2ban", "status"])["state"] == "up").then_some(())
-        });
+        daemon.wait_fail2ban_up();
         self.daemon = Some(daemon);
     }
 }

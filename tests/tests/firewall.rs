@@ -144,9 +144,7 @@ fn rig_with(fail2ban_keys: &str, prepare: impl FnOnce(&Fail2banConf)) -> Rig {
     ));
     let daemon = home.start();
     let server = conf.start();
-    wait_for("fail2ban to be up", || {
-        (daemon.ctl_json(&["fail2ban", "status"])["state"] == "up").then_some(())
-    });
+    daemon.wait_fail2ban_up();
     Rig {
         home,
         conf,

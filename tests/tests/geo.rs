@@ -449,9 +449,7 @@ fn banned_addresses_are_resolved_in_the_background() {
     ));
     let daemon = home.start();
     let _server = conf.start();
-    wait_for("fail2ban to be up", || {
-        (daemon.ctl_json(&["fail2ban", "status"])["state"] == "up").then_some(())
-    });
+    daemon.wait_fail2ban_up();
     let out = daemon.ctl(&["ban", "11.1.7.7", "2a00:1450::7"]);
     assert!(out.status.success(), "{}", describe(&out));
     let stats = wait_for("the queue to resolve the bans", || {

@@ -414,9 +414,7 @@ fn syncing_every_second_does_not_lock_fail2ban_out() {
     ));
     let daemon = home.start();
     let server = conf.start();
-    wait_for("fail2ban to be up", || {
-        (daemon.ctl_json(&["fail2ban", "status"])["state"] == "up").then_some(())
-    });
+    daemon.wait_fail2ban_up();
     let list = bangui_tests::fail2ban::addresses(20_000).join("\n");
     let out = daemon.ctl_with(&["ban", "-"], Some(&list));
     assert!(out.status.success(), "{}", describe(&out));
