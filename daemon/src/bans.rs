@@ -6,12 +6,13 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use bangui_proto::messages::{BanReport, JailChange, MAX_PAGE, Refused};
 
 use crate::allowlist::{self, Allowed, Allowlist, Context};
 use crate::clock::Clock;
-use crate::fail2ban::enforcement::{self, Networks};
+use crate::fail2ban::enforcement::{self, Networks, Report};
 use crate::fail2ban::health::Health;
 use crate::fail2ban::{Batching, Fail2ban, Fail2banError};
 use crate::targets::Target;
@@ -28,13 +29,15 @@ pub struct Bans {
     /// The batch size the last request ended with.
     learned: Arc<AtomicUsize>,
     default_jail: String,
-    /// What each jail's actions do with networks, asked at most once a minute.
-    networks:
-        Arc<std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Networks)>>>,
+    /// What each jail's actions are and do with networks, as last asked.
+    enforcement: Arc<std::sync::Mutex<std::collections::HashMap<String, (Instant, Report)>>>,
 }
 
-/// How long what a jail's actions do with networks is trusted.
-const NETWORKS_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long what a jail's actions do with networks is trusted when screening.
+const NETWORKS_TTL: Duration = Duration::from_secs(60);
+/// How old a jail's enforcement report readers may be shown: many of them
+/// asking cannot keep fail2ban busy.
+pub const READERS_REPORT_AGE: Duration = Duration::from_secs(5);
 
 /// A ban or unban request's report, and per jail the targets known to have
 /// changed (from batches fail2ban counted whole), for the history.
@@ -108,7 +111,7 @@ impl Bans {
             batching,
             learned: Arc::new(AtomicUsize::new(batching.first)),
             default_jail,
-            networks: Arc::default(),
+            enforcement: Arc::default(),
         }
     }
 
@@ -223,29 +226,38 @@ impl Bans {
         Ok(Screened { accepted, refused })
     }
 
-    /// What `jail`'s actions do with networks (cached; Unknown when fail2ban
-    /// cannot say).
+    /// What `jail`'s actions do with networks (Unknown when fail2ban cannot say).
     async fn networks_of(&self, jail: &str) -> Networks {
+        match self.enforcement(jail, NETWORKS_TTL).await {
+            Some(report) => report.networks,
+            None => Networks::Unknown,
+        }
+    }
+
+    /// How `jail` enforces bans, asked of fail2ban unless the last answer is
+    /// younger than `max_age`; `None` when fail2ban would not say.
+    pub async fn enforcement(&self, jail: &str, max_age: Duration) -> Option<Report> {
         let cached = self
-            .networks
+            .enforcement
             .lock()
             .ok()
             .and_then(|m| m.get(jail).cloned())
-            .filter(|(at, _)| at.elapsed() < NETWORKS_TTL);
-        if let Some((_, n)) = cached {
-            return n;
+            .filter(|(at, _)| at.elapsed() < max_age);
+        if let Some((_, report)) = cached {
+            return Some(report);
         }
-        let n = match enforcement::of(&self.fail2ban, jail).await {
-            Ok(n) => n,
+        match enforcement::report(&self.fail2ban, jail).await {
+            Ok(report) => {
+                if let Ok(mut m) = self.enforcement.lock() {
+                    m.insert(jail.to_string(), (Instant::now(), report.clone()));
+                }
+                Some(report)
+            }
             Err(e) => {
                 tracing::debug!(jail, error = %e, "cannot read the jail's actions");
-                Networks::Unknown
+                None
             }
-        };
-        if let Ok(mut m) = self.networks.lock() {
-            m.insert(jail.to_string(), (std::time::Instant::now(), n.clone()));
         }
-        n
     }
 
     pub fn batching(&self) -> Batching {

@@ -47,6 +47,26 @@ fn counts() -> JailCounts {
     }
 }
 
+fn enforcement() -> Enforcement {
+    Enforcement {
+        jail: "bangui-blocklist".into(),
+        actions: vec!["bangui-nftables".into()],
+        networks: NetworkSupport::Held,
+        detail: None,
+        kernel: Some(KernelSets {
+            table: "bangui-blocklist".into(),
+            addresses_v4: 1,
+            addresses_v6: 2,
+            networks_v4: 3,
+            networks_v6: 4,
+            networks_banned: 8,
+            pending: 0,
+            errors: 1,
+            last_error: Some("nft: no".into()),
+        }),
+    }
+}
+
 fn all_requests() -> Vec<Request> {
     vec![
         Request::Ping,
@@ -297,11 +317,13 @@ fn all_responses() -> Vec<Response> {
             error: Some("gone".into()),
             missing_jails: vec!["bangui-manual".into()],
             hint: Some("reload".into()),
+            enforcement: vec![enforcement()],
         }),
         Response::JailStatus(JailStatusInfo {
             counts: counts(),
             banned: vec!["192.0.2.1".into()],
             banned_total: 7,
+            enforcement: None,
         }),
         Response::BanReport(BanReport {
             requested: 3,
@@ -378,6 +400,7 @@ fn all_responses() -> Vec<Response> {
             next_run_at: Some(3),
             last_success_at: Some(2),
             last_run: Some(import_run()),
+            enforcement: Some(enforcement()),
         }),
         Response::Sources(vec![]),
         Response::SourceRemoved(SourceRemoved {
@@ -404,6 +427,7 @@ fn all_responses() -> Vec<Response> {
             to_unban: 0,
             samples: vec![],
             error: None,
+            enforcement: None,
         }),
         Response::HistoryPage(HistoryPage {
             rows: vec![history_row()],

@@ -119,6 +119,38 @@ fn settles(table: &str, want: &Kernel) {
     assert!(settled, "the kernel holds\n{last:#?}\nwanted\n{want:#?}");
 }
 
+/// `fail2ban status JAIL` and `blocklist show` tell what the kernel holds,
+/// as bangui's action counts it.
+fn reports_the_kernel(daemon: &Daemon, want: &Kernel) {
+    let out = daemon.ctl(&["--json", "fail2ban", "status", JAIL]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let e = &status["enforcement"];
+    assert_eq!(e["actions"], serde_json::json!(["bangui-nftables"]), "{e}");
+    assert_eq!(e["networks"], "held", "{e}");
+    let k = &e["kernel"];
+    let counts = [
+        (k["addresses_v4"].as_u64(), want.a4.len()),
+        (k["addresses_v6"].as_u64(), want.a6.len()),
+        (k["networks_v4"].as_u64(), want.n4.len()),
+        (k["networks_v6"].as_u64(), want.n6.len()),
+    ];
+    for (got, wanted) in counts {
+        assert_eq!(got, Some(wanted as u64), "{k}");
+    }
+    assert_eq!(
+        (k["pending"].as_u64(), k["errors"].as_u64()),
+        (Some(0), Some(0)),
+        "{k}"
+    );
+    let out = daemon.ctl(&["fail2ban", "status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("kernel table inet {JAIL}: {} IPv4", want.a4.len())),
+        "{text}"
+    );
+}
+
 struct Rig {
     home: Home,
     conf: Fail2banConf,
@@ -215,6 +247,7 @@ fn listed_addresses_and_networks_reach_the_kernel_exactly() {
         let run = r.run("first");
         assert_eq!(run["status"], "completed", "{run}");
         settles(JAIL, &expected(FIRST));
+        reports_the_kernel(r.daemon(), &expected(FIRST));
 
         // Unchanged: nothing sent, the kernel as it was.
         let again = r.run("first");
@@ -335,6 +368,43 @@ fn a_jail_on_the_stock_nftables_action_gets_networks_refused_with_the_reason() {
         );
         let detail = report["refused"][0]["detail"].as_str().unwrap();
         assert!(detail.contains("flags interval"), "{detail}");
+        // status and plan say so before anything is sent.
+        let out = r
+            .daemon()
+            .ctl(&["--json", "fail2ban", "status", "stock-nft"]);
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let e = &status["enforcement"];
+        assert_eq!(e["networks"], "lost", "{e}");
+        assert!(
+            e["detail"].as_str().unwrap().contains("nftables-allports"),
+            "{e}"
+        );
+        r.list("stock", &["45.33.40.0/24", "45.33.41.1"]);
+        let url = r.lists.url("stock.txt");
+        let out = r.daemon().ctl(&[
+            "blocklist",
+            "add",
+            "stock",
+            &url,
+            "--local",
+            "--jail",
+            "stock-nft",
+        ]);
+        assert!(out.status.success(), "{}", describe(&out));
+        let out = r.daemon().ctl(&["blocklist", "plan", "stock"]);
+        let plan = String::from_utf8_lossy(&out.stdout);
+        assert!(plan.contains("NETWORKS LOST"), "{plan}");
+        assert!(
+            plan.contains("refused action-cannot-hold-networks: 1"),
+            "{plan}"
+        );
+        let out = r.daemon().ctl(&["fail2ban", "status"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.lines()
+                .any(|l| l.contains("enforce stock-nft") && l.contains("NETWORKS LOST")),
+            "{text}"
+        );
         // The address reached the stock action's set; the network was never sent.
         wait_for("the stock set to hold the address", || {
             let out = Command::new("nft")

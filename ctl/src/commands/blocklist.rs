@@ -2,8 +2,8 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use bangui_proto::messages::{
-    AddSource, EnableSource, ImportPlan, ImportRunInfo, ListImportRuns, RemoveSource, RunImport,
-    SourceInfo, SourceName,
+    AddSource, EnableSource, Enforcement, ImportPlan, ImportRunInfo, ListImportRuns, RemoveSource,
+    RunImport, SourceInfo, SourceName,
 };
 use bangui_proto::{Request, Response};
 
@@ -383,9 +383,24 @@ fn print_source(s: &SourceInfo) {
     if let Some(t) = s.next_run_at {
         println!("next        {}", output::when(t));
     }
+    if let Some(e) = &s.enforcement {
+        print_enforcement(e, "enforce    ");
+    }
     if let Some(r) = &s.last_run {
         println!("last import:");
         print_run(r);
+    }
+}
+
+/// `label` heads the first line; the rest are indented as far.
+fn print_enforcement(e: &Enforcement, label: &str) {
+    for (i, line) in super::fail2ban::enforcement_lines(e).iter().enumerate() {
+        let head = if i == 0 {
+            label.to_string()
+        } else {
+            " ".repeat(label.chars().count())
+        };
+        println!("{head} {line}");
     }
 }
 
@@ -469,6 +484,9 @@ fn print_plan(p: &ImportPlan) {
     );
     for sample in &p.samples {
         println!("refused  {sample}");
+    }
+    if let Some(e) = &p.enforcement {
+        print_enforcement(e, "enforce ");
     }
     if let Some(e) = &p.error {
         println!("error    {e}");

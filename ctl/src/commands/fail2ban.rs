@@ -1,6 +1,8 @@
 //! `fail2ban status`: the health snapshot, live or not, and one jail.
 
-use bangui_proto::messages::{Fail2banHealth, Fail2banState, HealthQuery, JailStatusQuery};
+use bangui_proto::messages::{
+    Enforcement, Fail2banHealth, Fail2banState, HealthQuery, JailStatusQuery, NetworkSupport,
+};
 use bangui_proto::{Request, Response};
 
 use crate::cli::Fail2banCommand;
@@ -46,6 +48,18 @@ pub async fn run(daemon: &mut Daemon, command: Fail2banCommand, json: bool) -> R
             let more = s.banned_total.saturating_sub(s.banned.len() as u64);
             if more > 0 {
                 println!("  … and {more} more (raise --limit to see them)");
+            }
+            if let Some(e) = &s.enforcement {
+                for (i, line) in enforcement_lines(e).iter().enumerate() {
+                    println!(
+                        "{} {line}",
+                        if i == 0 {
+                            "enforcement     "
+                        } else {
+                            "                "
+                        }
+                    );
+                }
             }
             Ok(())
         }
@@ -113,7 +127,55 @@ pub fn print_health(h: &Fail2banHealth) {
             "  jail {jail:<24} MISSING: bangui is set to ban into it, fail2ban has not loaded it"
         );
     }
+    for e in &h.enforcement {
+        for (i, line) in enforcement_lines(e).iter().enumerate() {
+            if i == 0 {
+                println!("  enforce {:<21} {line}", e.jail);
+            } else {
+                println!("  {:<29} {line}", "");
+            }
+        }
+    }
     if let Some(hint) = &h.hint {
         println!("hint       {hint}");
     }
+}
+
+/// How a jail enforces its bans, for people: the actions and whether they
+/// hold networks, then what bangui's own action has in the kernel.
+pub fn enforcement_lines(e: &Enforcement) -> Vec<String> {
+    let actions = if e.actions.is_empty() {
+        "no action (fail2ban bans nothing in the firewall)".to_string()
+    } else {
+        e.actions.join(", ")
+    };
+    let networks = match e.networks {
+        NetworkSupport::Held => "networks held".to_string(),
+        NetworkSupport::Unknown => "networks: cannot tell from its commands".to_string(),
+        NetworkSupport::Lost => format!(
+            "NETWORKS LOST: {}; bangui refuses networks to this jail",
+            e.detail.as_deref().unwrap_or("an action cannot hold them")
+        ),
+    };
+    let mut lines = vec![format!("{actions}; {networks}")];
+    if let Some(k) = &e.kernel {
+        lines.push(format!(
+            "kernel table inet {}: {} IPv4 and {} IPv6 addresses, {} IPv4 and {} IPv6 networks ({} banned, nested ones included), {} changes pending",
+            k.table,
+            k.addresses_v4,
+            k.addresses_v6,
+            k.networks_v4,
+            k.networks_v6,
+            k.networks_banned,
+            k.pending
+        ));
+        if k.errors > 0 {
+            lines.push(format!(
+                "{} nft transaction(s) failed since the action started; last: {}",
+                k.errors,
+                k.last_error.as_deref().unwrap_or("-")
+            ));
+        }
+    }
+    lines
 }

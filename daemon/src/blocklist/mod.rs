@@ -255,6 +255,7 @@ impl Blocklists {
             last_success_at: s.last_success_at,
             last_run,
             name: s.name,
+            enforcement: None,
         })
     }
 
@@ -725,6 +726,7 @@ impl Blocklists {
             to_unban,
             samples: run.samples,
             error,
+            enforcement: None,
         })
     }
 }

@@ -223,6 +223,24 @@ class BanguiNftables(ActionBase):
     def holds_networks(self):
         return True
 
+    @property
+    def kernel(self):
+        """Everything above in one request (what `bangui-ctl fail2ban status`
+        shows)."""
+        with self._lock:
+            four, six = self._families[4], self._families[6]
+            return {
+                "table": self.table,
+                "addresses_v4": four.addresses,
+                "addresses_v6": six.addresses,
+                "networks_v4": len(four.kernel),
+                "networks_v6": len(six.kernel),
+                "networks_banned": len(four.ordered) + len(six.ordered),
+                "pending": len(self._changes),
+                "errors": self.errors,
+                "last_error": self.last_error,
+            }
+
     # --- fail2ban's calls
 
     def start(self):

@@ -323,6 +323,17 @@ impl Fail2ban {
         reply::string(value, property)
     }
 
+    /// Any property of one of a jail's actions, as fail2ban pickles it.
+    pub async fn action_property(
+        &self,
+        jail: &str,
+        action: &str,
+        property: &str,
+    ) -> Result<Value, Fail2banError> {
+        self.request(&["get", jail, "action", action, property])
+            .await
+    }
+
     /// Every address a jail bans now.
     pub async fn banned_list(&self, jail: &str) -> Result<Vec<String>, Fail2banError> {
         reply::strings(self.request(&["get", jail, "banned"]).await?, "banned list")

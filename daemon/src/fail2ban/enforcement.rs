@@ -5,8 +5,11 @@
 //! asks what a jail runs (`get JAIL actions`, each action's `actionstart` and
 //! `actionban`) and refuses networks to a jail that would lose them.
 
+use bangui_proto::messages::{Enforcement, KernelSets, NetworkSupport};
+
 use super::jails::NFT_ACTION;
-use super::{Fail2ban, Fail2banError};
+use super::pickle::Value;
+use super::{Fail2ban, Fail2banError, reply};
 
 /// What a jail does with a banned network.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,24 +56,99 @@ pub fn combine(each: Vec<Networks>) -> Networks {
     Networks::Unknown
 }
 
-/// Asks fail2ban what `jail` runs.
-pub async fn of(fail2ban: &Fail2ban, jail: &str) -> Result<Networks, Fail2banError> {
+impl Networks {
+    pub fn support(&self) -> NetworkSupport {
+        match self {
+            Networks::Held => NetworkSupport::Held,
+            Networks::Lost { .. } => NetworkSupport::Lost,
+            Networks::Unknown => NetworkSupport::Unknown,
+        }
+    }
+}
+
+/// What a jail runs, as fail2ban says, and what bangui makes of it.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub networks: Networks,
+    pub wire: Enforcement,
+}
+
+/// Asks fail2ban what `jail` runs, and, when it runs bangui's own action,
+/// what the kernel's sets hold.
+pub async fn report(fail2ban: &Fail2ban, jail: &str) -> Result<Report, Fail2banError> {
+    let actions = fail2ban.jail_actions(jail).await?;
     let mut each = Vec::new();
-    for action in fail2ban.jail_actions(jail).await? {
+    let mut kernel = None;
+    for action in &actions {
+        if action == NFT_ACTION {
+            // A failure to read the counts is not a failure to enforce.
+            kernel = match fail2ban.action_property(jail, action, "kernel").await {
+                Ok(value) => kernel_sets(value).ok(),
+                Err(e) => {
+                    tracing::debug!(jail, error = %e, "cannot read the kernel sets' counts");
+                    None
+                }
+            };
+        }
         // Python actions have no commands to read: an error, not a failure.
-        let command = |property: &'static str| {
-            let action = action.clone();
-            async move {
-                fail2ban
-                    .action_text(jail, &action, property)
-                    .await
-                    .unwrap_or_default()
-            }
+        let command = |property: &'static str| async move {
+            fail2ban
+                .action_text(jail, action, property)
+                .await
+                .unwrap_or_default()
         };
         let (start, ban) = (command("actionstart").await, command("actionban").await);
-        each.push(classify(&action, &start, &ban));
+        each.push(classify(action, &start, &ban));
     }
-    Ok(combine(each))
+    let networks = combine(each);
+    let detail = match &networks {
+        Networks::Lost { action, why } => Some(format!("`{action}` {why}")),
+        _ => None,
+    };
+    Ok(Report {
+        wire: Enforcement {
+            jail: jail.to_string(),
+            actions,
+            networks: networks.support(),
+            detail,
+            kernel,
+        },
+        networks,
+    })
+}
+
+/// The counts bangui's action answers for `get JAIL action bangui-nftables kernel`.
+fn kernel_sets(value: Value) -> Result<KernelSets, Fail2banError> {
+    let mut sets = KernelSets {
+        table: String::new(),
+        addresses_v4: 0,
+        addresses_v6: 0,
+        networks_v4: 0,
+        networks_v6: 0,
+        networks_banned: 0,
+        pending: 0,
+        errors: 0,
+        last_error: None,
+    };
+    for (key, v) in reply::dict(value, "kernel")? {
+        match key.as_str() {
+            "table" => sets.table = reply::string(v, &key)?,
+            "addresses_v4" => sets.addresses_v4 = reply::count(v, &key)?,
+            "addresses_v6" => sets.addresses_v6 = reply::count(v, &key)?,
+            "networks_v4" => sets.networks_v4 = reply::count(v, &key)?,
+            "networks_v6" => sets.networks_v6 = reply::count(v, &key)?,
+            "networks_banned" => sets.networks_banned = reply::count(v, &key)?,
+            "pending" => sets.pending = reply::count(v, &key)?,
+            "errors" => sets.errors = reply::count(v, &key)?,
+            "last_error" => {
+                let text = reply::string(v, &key)?;
+                sets.last_error = (!text.is_empty()).then_some(text);
+            }
+            // A newer action may say more.
+            _ => continue,
+        }
+    }
+    Ok(sets)
 }
 
 #[cfg(test)]
@@ -126,5 +204,24 @@ mod tests {
             Networks::Unknown
         );
         assert_eq!(combine(vec![]), Networks::Unknown);
+    }
+
+    #[test]
+    fn kernel_counts_are_read_and_shapes_checked() {
+        let text = |s: &str| Value::Str(s.into());
+        let dict = Value::Dict(vec![
+            (text("table"), text("bangui-blocklists")),
+            (text("addresses_v4"), Value::Int(7)),
+            (text("networks_v6"), Value::Int(2)),
+            (text("last_error"), text("")),
+            (text("something_new"), Value::List(vec![])),
+        ]);
+        let sets = kernel_sets(dict).unwrap();
+        assert_eq!(sets.table, "bangui-blocklists");
+        assert_eq!((sets.addresses_v4, sets.networks_v6), (7, 2));
+        assert_eq!(sets.last_error, None);
+        assert!(kernel_sets(Value::Int(1)).is_err());
+        let negative = Value::Dict(vec![(text("pending"), Value::Int(-1))]);
+        assert!(kernel_sets(negative).is_err());
     }
 }

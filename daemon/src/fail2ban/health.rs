@@ -129,18 +129,30 @@ impl Health {
         });
     }
 
+    /// The jails bangui is told to use: its own and `more_jails` (the
+    /// blocklist sources').
+    pub fn wanted_jails(&self, more_jails: &[String]) -> Vec<String> {
+        let mut wanted: Vec<String> = self
+            .expected_jails
+            .iter()
+            .chain(more_jails)
+            .cloned()
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        wanted
+    }
+
     /// The snapshot, with `more_jails` (the blocklist sources' jails) counted
-    /// among the jails bangui is told to use.
+    /// among the jails bangui is told to use. Enforcement is left to the
+    /// caller, which asks fail2ban for it.
     pub fn snapshot(&self, more_jails: &[String]) -> Fail2banHealth {
+        let wanted = self.wanted_jails(more_jails);
         self.read(|s| {
-            let mut wanted: Vec<&String> = self.expected_jails.iter().chain(more_jails).collect();
-            wanted.sort();
-            wanted.dedup();
             let missing_jails: Vec<String> = if s.state == Fail2banState::Up {
                 wanted
                     .into_iter()
-                    .filter(|j| !s.jails.iter().any(|c| &c.name == *j))
-                    .cloned()
+                    .filter(|j| !s.jails.iter().any(|c| &c.name == j))
                     .collect()
             } else {
                 Vec::new()
@@ -174,6 +186,7 @@ impl Health {
                 error: s.error.clone(),
                 missing_jails,
                 hint,
+                enforcement: Vec::new(),
             }
         })
     }

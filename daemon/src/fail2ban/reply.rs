@@ -42,7 +42,7 @@ pub fn int(value: Value, what: &str) -> Result<i64, Fail2banError> {
     }
 }
 
-fn count(value: Value, what: &str) -> Result<u64, Fail2banError> {
+pub fn count(value: Value, what: &str) -> Result<u64, Fail2banError> {
     let n = int(value, what)?;
     u64::try_from(n).map_err(|_| Fail2banError::BadReply(format!("{what}: negative count {n}")))
 }
@@ -59,6 +59,17 @@ pub fn strings(value: Value, what: &str) -> Result<Vec<String>, Fail2banError> {
         .into_iter()
         .map(|v| string(v, what))
         .collect()
+}
+
+/// A dict with text keys, as a Python action's property may answer.
+pub fn dict(value: Value, what: &str) -> Result<Vec<(String, Value)>, Fail2banError> {
+    match value {
+        Value::Dict(pairs) => pairs
+            .into_iter()
+            .map(|(k, v)| Ok((string(k, what)?, v)))
+            .collect(),
+        other => Err(unexpected(what, &other)),
+    }
 }
 
 /// A list of `(label, value)` tuples, as `status` answers.

@@ -122,6 +122,8 @@ pub struct SourceInfo {
     pub next_run_at: Option<i64>,
     pub last_success_at: Option<i64>,
     pub last_run: Option<ImportRunInfo>,
+    /// How the source's jail enforces its bans (`blocklist show` only).
+    pub enforcement: Option<crate::messages::Enforcement>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,4 +155,6 @@ pub struct ImportPlan {
     pub samples: Vec<String>,
     /// Set when the import would fail and change nothing.
     pub error: Option<String>,
+    /// How the jail enforces bans; `None` when fail2ban would not say.
+    pub enforcement: Option<crate::messages::Enforcement>,
 }

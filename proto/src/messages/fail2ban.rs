@@ -62,6 +62,9 @@ pub struct Fail2banHealth {
     pub missing_jails: Vec<String>,
     /// What to do about the above, for people.
     pub hint: Option<String>,
+    /// How the jails bangui bans into enforce bans (those fail2ban has
+    /// loaded; empty while fail2ban is not up).
+    pub enforcement: Vec<Enforcement>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,4 +81,63 @@ pub struct JailStatusInfo {
     pub banned: Vec<String>,
     /// Banned addresses in all; `banned` holds at most the query's limit.
     pub banned_total: u64,
+    /// How the jail's actions enforce its bans; `None` when fail2ban would
+    /// not say.
+    pub enforcement: Option<Enforcement>,
+}
+
+/// Whether a jail's actions hold banned networks. Append-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetworkSupport {
+    /// No action says either way (none, or commands bangui cannot read).
+    Unknown,
+    /// Every action holds networks.
+    Held,
+    /// An action would lose them (fail2ban still acknowledges the ban), so
+    /// bangui refuses networks to this jail.
+    Lost,
+}
+
+impl NetworkSupport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetworkSupport::Unknown => "unknown",
+            NetworkSupport::Held => "held",
+            NetworkSupport::Lost => "lost",
+        }
+    }
+}
+
+/// How one jail's bans reach the firewall.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enforcement {
+    pub jail: String,
+    /// The jail's actions, as fail2ban names them.
+    pub actions: Vec<String>,
+    pub networks: NetworkSupport,
+    /// Which action loses networks, and why.
+    pub detail: Option<String>,
+    /// What the kernel holds now, when the jail runs bangui's own action.
+    pub kernel: Option<KernelSets>,
+}
+
+/// Element counts of bangui's own action's nftables sets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelSets {
+    /// The table holding the sets (`inet TABLE`).
+    pub table: String,
+    pub addresses_v4: u64,
+    pub addresses_v6: u64,
+    /// Networks in the kernel: the banned ones no other banned one contains.
+    pub networks_v4: u64,
+    pub networks_v6: u64,
+    /// Banned networks in all, nested ones included.
+    pub networks_banned: u64,
+    /// Changes fail2ban has acknowledged that are not in the kernel yet.
+    pub pending: u64,
+    /// `nft` transactions that failed since the action started; each is
+    /// retried by rewriting the sets whole.
+    pub errors: u64,
+    pub last_error: Option<String>,
 }

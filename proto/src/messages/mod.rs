@@ -29,7 +29,8 @@ pub use config::{
     UnsetSetting, ValueSource,
 };
 pub use fail2ban::{
-    Fail2banHealth, Fail2banState, HealthQuery, JailCounts, JailStatusInfo, JailStatusQuery,
+    Enforcement, Fail2banHealth, Fail2banState, HealthQuery, JailCounts, JailStatusInfo,
+    JailStatusQuery, KernelSets, NetworkSupport,
 };
 pub use geo::{
     GeoFlushed, GeoForget, GeoForgotten, GeoInfo, GeoLookup, GeoStatsInfo, GeoUnresolvedQuery,

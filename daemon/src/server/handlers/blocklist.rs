@@ -1,6 +1,6 @@
 use bangui_proto::messages::{
-    AddSource, EnableSource, ImportRunInfo, ListImportRuns, RemoveSource, RunImport, SourceInfo,
-    SourceName,
+    AddSource, EnableSource, Enforcement, ImportRunInfo, ListImportRuns, RemoveSource, RunImport,
+    SourceInfo, SourceName,
 };
 use bangui_proto::{ErrorCode, Response, WireError};
 
@@ -49,7 +49,8 @@ pub async fn list(ctx: &Ctx, admin: bool) -> Result<Response, WireError> {
 }
 
 pub async fn show(ctx: &Ctx, r: SourceName, admin: bool) -> Result<Response, WireError> {
-    let source = ctx.blocklists.show(&r.name).await.map_err(error)?;
+    let mut source = ctx.blocklists.show(&r.name).await.map_err(error)?;
+    source.enforcement = enforcement(ctx, &source.jail, admin).await;
     Ok(Response::Source(source_for_reader(source, admin)))
 }
 
@@ -101,8 +102,13 @@ pub async fn runs(ctx: &Ctx, r: ListImportRuns, admin: bool) -> Result<Response,
     ))
 }
 
-pub async fn plan(ctx: &Ctx, r: SourceName) -> Result<Response, WireError> {
-    Ok(Response::ImportPlan(
-        ctx.blocklists.plan(&r.name).await.map_err(error)?,
-    ))
+pub async fn plan(ctx: &Ctx, r: SourceName, admin: bool) -> Result<Response, WireError> {
+    let mut plan = ctx.blocklists.plan(&r.name).await.map_err(error)?;
+    plan.enforcement = enforcement(ctx, &plan.jail, admin).await;
+    Ok(Response::ImportPlan(plan))
+}
+
+async fn enforcement(ctx: &Ctx, jail: &str, admin: bool) -> Option<Enforcement> {
+    let age = super::fail2ban::report_age(admin);
+    ctx.bans.enforcement(jail, age).await.map(|r| r.wire)
 }

@@ -1,11 +1,13 @@
 use bangui_proto::messages::{
-    BanRequest, BannedIn, BannedQuery, HealthQuery, JailCounts, JailStatusInfo, JailStatusQuery,
-    MAX_BANNED_QUERY, UnbanRequest,
+    BanRequest, BannedIn, BannedQuery, Fail2banState, HealthQuery, JailCounts, JailStatusInfo,
+    JailStatusQuery, MAX_BANNED_QUERY, UnbanRequest,
 };
 use bangui_proto::{ErrorCode, Response, WireError};
 
+use std::time::Duration;
+
 use super::page;
-use crate::bans::Bans;
+use crate::bans::{Bans, READERS_REPORT_AGE};
 use crate::context::Ctx;
 use crate::fail2ban::Fail2banError;
 use crate::targets::Target;
@@ -13,7 +15,7 @@ use crate::targets::Target;
 /// Largest manual ban whose rows are archived at once (see [`ban`]).
 const RECORD_AT_ONCE_UP_TO: u64 = 1_000;
 
-pub async fn health(ctx: &Ctx, query: HealthQuery) -> Response {
+pub async fn health(ctx: &Ctx, query: HealthQuery, admin: bool) -> Response {
     if query.live {
         ctx.bans.refresh_health().await;
     }
@@ -22,7 +24,29 @@ pub async fn health(ctx: &Ctx, query: HealthQuery) -> Response {
         tracing::warn!(error = %e, "cannot read the blocklist sources' jails");
         Vec::new()
     });
-    Response::Fail2banHealth(ctx.health.snapshot(&jails))
+    let mut health = ctx.health.snapshot(&jails);
+    if health.state == Fail2banState::Up {
+        let age = report_age(admin);
+        for jail in ctx.health.wanted_jails(&jails) {
+            if health.missing_jails.contains(&jail) {
+                continue;
+            }
+            if let Some(report) = ctx.bans.enforcement(&jail, age).await {
+                health.enforcement.push(report.wire);
+            }
+        }
+    }
+    Response::Fail2banHealth(health)
+}
+
+/// Administrators are shown enforcement as fail2ban says it now; readers
+/// one at most a few seconds old.
+pub fn report_age(admin: bool) -> Duration {
+    if admin {
+        Duration::ZERO
+    } else {
+        READERS_REPORT_AGE
+    }
 }
 
 /// A jail name from a request, checked as the config's are: it becomes a
@@ -61,6 +85,11 @@ pub async fn jail_status(
     let all = status.banned.as_deref().unwrap_or_default();
     let banned_total = all.len() as u64;
     let banned = all[..all.len().min(limit as usize)].to_vec();
+    let enforcement = ctx
+        .bans
+        .enforcement(&query.jail, report_age(admin))
+        .await
+        .map(|r| r.wire);
     Ok(Response::JailStatus(JailStatusInfo {
         counts: JailCounts {
             name: query.jail,
@@ -71,6 +100,7 @@ pub async fn jail_status(
         },
         banned,
         banned_total,
+        enforcement,
     }))
 }
 
