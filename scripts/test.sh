@@ -30,6 +30,7 @@ need unshare util-linux
 need ip iproute2
 need nft nftables
 need ipset ipset
+need iptables iptables
 need script bsdutils
 need useradd passwd
 need systemd-socket-activate systemd

@@ -54,7 +54,7 @@ fn enforcement() -> Enforcement {
         networks: NetworkSupport::Held,
         detail: None,
         kernel: Some(KernelSets {
-            table: "bangui-blocklist".into(),
+            sets: "nftables table inet bangui-blocklist".into(),
             addresses_v4: 1,
             addresses_v6: 2,
             networks_v4: 3,

@@ -80,12 +80,26 @@ impl Fail2banConf {
     /// `nftables-allports`) from the installed package into this
     /// configuration, for jails that compare with them.
     pub fn add_stock_nftables_actions(&self) {
-        for f in ["nftables.conf", "nftables-allports.conf"] {
+        self.add_stock_actions(&["nftables.conf", "nftables-allports.conf"]);
+    }
+
+    /// Copies fail2ban's stock ipset action for iptables (`iptables-ipset`,
+    /// sets `hash:ip`, and what it includes).
+    pub fn add_stock_ipset_actions(&self) {
+        self.add_stock_actions(&[
+            "iptables.conf",
+            "iptables-ipset.conf",
+            "iptables-ipset-proto6-allports.conf",
+        ]);
+    }
+
+    fn add_stock_actions(&self, files: &[&str]) {
+        for f in files {
             std::fs::copy(
                 format!("/etc/fail2ban/action.d/{f}"),
                 self.dir.join("action.d").join(f),
             )
-            .expect("fail2ban's stock nftables action (apt-get install fail2ban)");
+            .expect("fail2ban's stock actions (apt-get install fail2ban)");
         }
     }
 
@@ -117,11 +131,15 @@ impl Fail2banConf {
     pub fn start(&self) -> Fail2banServer {
         let jails = std::fs::read_dir(self.dir.join("jail.d")).unwrap();
         let firewalled = jails.filter_map(Result::ok).any(|e| {
-            std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("bangui-nftables"))
+            std::fs::read_to_string(e.path()).is_ok_and(|t| {
+                ["nftables", "ipset", "iptables"]
+                    .iter()
+                    .any(|firewall| t.contains(firewall))
+            })
         });
         assert!(
             !firewalled || crate::netns::private(),
-            "a jail in {} uses bangui's nftables action outside a private network namespace",
+            "a jail in {} uses a firewall action outside a private network namespace",
             self.dir.display()
         );
         let log = std::fs::File::create(self.run.join("server.out")).unwrap();

@@ -146,7 +146,10 @@ fn reports_the_kernel(daemon: &Daemon, want: &Kernel) {
     let out = daemon.ctl(&["fail2ban", "status"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains(&format!("kernel table inet {JAIL}: {} IPv4", want.a4.len())),
+        text.contains(&format!(
+            "kernel nftables table inet {JAIL}: {} IPv4",
+            want.a4.len()
+        )),
         "{text}"
     );
 }
@@ -167,12 +170,17 @@ fn rig(fail2ban_keys: &str) -> Rig {
 
 /// [`rig`], with `prepare` run on fail2ban's configuration before it starts.
 fn rig_with(fail2ban_keys: &str, prepare: impl FnOnce(&Fail2banConf)) -> Rig {
+    rig_on("nftables", fail2ban_keys, prepare)
+}
+
+/// [`rig_with`] on one of bangui's firewall actions (`fail2ban.firewall`).
+fn rig_on(firewall: &str, fail2ban_keys: &str, prepare: impl FnOnce(&Fail2banConf)) -> Rig {
     let home = Home::new();
     let conf = Fail2banConf::new(&home);
     prepare(&conf);
     home.write_config(&format!(
         "{}\n[jobs.blocklist_import]\nenabled = false\n[jobs.health_check]\ninterval = \"1s\"\n",
-        conf.daemon_section_with_database(&format!("firewall = \"nftables\"\n{fail2ban_keys}"))
+        conf.daemon_section_with_database(&format!("firewall = \"{firewall}\"\n{fail2ban_keys}"))
     ));
     let daemon = home.start();
     let server = conf.start();
@@ -344,12 +352,29 @@ fn a_daemon_killed_mid_import_ends_with_the_kernel_exact() {
 }
 
 #[test]
-fn a_jail_on_the_stock_nftables_action_gets_networks_refused_with_the_reason() {
+fn jails_on_stock_actions_that_lose_networks_get_them_refused_with_the_reason() {
     bangui_tests::netns::run(&[], || {
         let r = rig_with("", |conf| {
             conf.add_stock_nftables_actions();
+            conf.add_stock_ipset_actions();
             conf.add_jail("stock-nft", "action = nftables-allports\nbantime = 1d");
+            conf.add_jail(
+                "stock-ipset",
+                "action = iptables-ipset-proto6-allports\nbantime = 1d",
+            );
         });
+        // fail2ban 1.0.2's ipset action keeps `hash:ip` sets: networks refused too.
+        let out = r
+            .daemon()
+            .ctl(&["--json", "ban", "45.33.50.0/24", "--jail", "stock-ipset"]);
+        assert_eq!(out.status.code(), Some(8), "{}", describe(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            report["refused"][0]["reason"], "action-cannot-hold-networks",
+            "{report}"
+        );
+        let detail = report["refused"][0]["detail"].as_str().unwrap();
+        assert!(detail.contains("hash:ip"), "{detail}");
         let out = r.daemon().ctl(&[
             "--json",
             "ban",
@@ -432,5 +457,128 @@ fn a_jail_on_the_stock_nftables_action_gets_networks_refused_with_the_reason() {
         let mut want = Kernel::default();
         want.n4.insert("45.33.34.0/24".into());
         settles("bangui-manual", &want);
+    });
+}
+
+/// What an ipset set holds, from `ipset save`.
+fn ipset(set: &str) -> BTreeSet<String> {
+    let out = Command::new("ipset")
+        .args(["save", set])
+        .output()
+        .expect("`ipset` is missing: apt-get install ipset (scripts/test.sh does)");
+    assert!(
+        out.status.success(),
+        "ipset save {set}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("add {set} ")).map(str::to_string))
+        .collect()
+}
+
+fn ipset_maxelem(set: &str) -> u64 {
+    let out = Command::new("ipset").args(["save", set]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let words: Vec<&str> = text.lines().next().unwrap_or("").split(' ').collect();
+    let at = words.iter().position(|w| *w == "maxelem").unwrap();
+    words[at + 1].parse().unwrap()
+}
+
+/// Waits until each family's set holds exactly what `listed` names, in
+/// ipset's spelling (an address without /32 or /128).
+fn ipset_settles(listed: &[&str]) {
+    let want = |v6: bool| -> BTreeSet<String> {
+        listed
+            .iter()
+            .filter(|t| t.contains(':') == v6)
+            .map(|t| t.to_string())
+            .collect()
+    };
+    let mut last = (BTreeSet::new(), BTreeSet::new());
+    let settled = (0..200).any(|_| {
+        last = (ipset(&format!("{JAIL}-4")), ipset(&format!("{JAIL}-6")));
+        if last == (want(false), want(true)) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        false
+    });
+    assert!(settled, "ipset holds {last:#?}, wanted {listed:?}");
+}
+
+#[test]
+fn without_nft_the_ipset_action_holds_networks_and_grows_its_sets() {
+    bangui_tests::netns::run(&[], || {
+        // The administrator took the jail file over to start with tiny sets,
+        // so that growing them shows in a small test.
+        let r = rig_on("ipset", "", |conf| {
+            conf.add_jail(
+                JAIL,
+                &format!(
+                    "maxretry = 1\nbantime = 1d\naction = bangui-ipset.py[set={JAIL}, maxelem=4]"
+                ),
+            );
+        });
+        r.list("first", FIRST);
+        r.add("first");
+        let run = r.run("first");
+        assert_eq!(run["status"], "completed", "{run}");
+        ipset_settles(FIRST);
+        assert!(
+            ipset_maxelem(&format!("{JAIL}-4")) >= 12,
+            "the IPv4 set did not grow"
+        );
+        let out = Command::new("iptables")
+            .args(["-w", "-S", JAIL])
+            .output()
+            .unwrap();
+        let rules = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            rules.contains(&format!("--match-set {JAIL}-4 src -j DROP")),
+            "{rules}"
+        );
+        let out = Command::new("iptables")
+            .args(["-w", "-S", "INPUT"])
+            .output()
+            .unwrap();
+        let input = String::from_utf8_lossy(&out.stdout);
+        assert!(input.contains(&format!("-A INPUT -j {JAIL}")), "{input}");
+
+        let out = r.daemon().ctl(&["--json", "fail2ban", "status", JAIL]);
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let e = &status["enforcement"];
+        assert_eq!(e["networks"], "held", "{e}");
+        assert_eq!(e["kernel"]["networks_v4"], 3, "{e}");
+        assert_eq!(e["kernel"]["addresses_v6"], 1, "{e}");
+
+        // Lifting the /24 keeps the address and the /25 inside it.
+        let changed: Vec<&str> = FIRST
+            .iter()
+            .copied()
+            .filter(|t| *t != "45.33.33.0/24")
+            .collect();
+        r.list("first", &changed);
+        r.run("first");
+        ipset_settles(&changed);
+
+        // fail2ban restarted: the sets are made anew and every ban restored.
+        let mut r = r;
+        r.server.take().unwrap().stop();
+        let out = Command::new("iptables")
+            .args(["-w", "-S", "INPUT"])
+            .output()
+            .unwrap();
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains(JAIL),
+            "the jump stayed after fail2ban stopped"
+        );
+        r.server = Some(r.conf.start());
+        ipset_settles(&changed);
+
+        let out = r.daemon().ctl(&["blocklist", "remove", "first", "--unban"]);
+        assert!(out.status.success(), "{}", describe(&out));
+        ipset_settles(&[]);
     });
 }

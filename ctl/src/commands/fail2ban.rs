@@ -160,8 +160,8 @@ pub fn enforcement_lines(e: &Enforcement) -> Vec<String> {
     let mut lines = vec![format!("{actions}; {networks}")];
     if let Some(k) = &e.kernel {
         lines.push(format!(
-            "kernel table inet {}: {} IPv4 and {} IPv6 addresses, {} IPv4 and {} IPv6 networks ({} banned, nested ones included), {} changes pending",
-            k.table,
+            "kernel {}: {} IPv4 and {} IPv6 addresses, {} IPv4 and {} IPv6 networks ({} banned, nested ones included), {} changes pending",
+            k.sets,
             k.addresses_v4,
             k.addresses_v6,
             k.networks_v4,

@@ -102,34 +102,45 @@ pub struct Fail2banConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Firewall {
-    /// `nftables` where `nft` is installed, `stock` otherwise.
+    /// `nftables` where `nft` is installed, else `ipset` where `ipset` and
+    /// `iptables` are, else `stock`.
     Auto,
     /// bangui's own fail2ban action: nftables sets that hold networks,
     /// changes applied in batches.
     Nftables,
+    /// bangui's own fail2ban action for hosts without `nft`: ipset
+    /// `hash:net` sets sized to the list, and an iptables chain.
+    Ipset,
     /// fail2ban's `banaction_allports`, as the host configured it.
     Stock,
 }
 
 impl Firewall {
-    /// `auto` decided: nftables when an `nft` program is found.
+    /// `auto` decided by the programs installed. fail2ban runs the action,
+    /// so it is fail2ban's host that must have them: the same one.
     pub fn resolve(self) -> crate::fail2ban::jails::JailAction {
         use crate::fail2ban::jails::JailAction;
         match self {
             Firewall::Nftables => JailAction::Nftables,
+            Firewall::Ipset => JailAction::Ipset,
             Firewall::Stock => JailAction::Stock,
+            Firewall::Auto if installed("nft") => JailAction::Nftables,
+            Firewall::Auto if installed("ipset") && installed("iptables") => JailAction::Ipset,
             Firewall::Auto => {
-                let found = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"]
-                    .iter()
-                    .any(|p| Path::new(p).exists());
-                if found {
-                    JailAction::Nftables
-                } else {
-                    JailAction::Stock
-                }
+                tracing::warn!(
+                    "neither nft nor ipset and iptables are installed: bangui's jails use fail2ban's banaction_allports, one firewall command and rule per address, slow for big lists and maybe unable to hold networks; install nftables (apt-get install nftables)"
+                );
+                JailAction::Stock
             }
         }
     }
+}
+
+/// Whether a system program is installed where packages put them.
+fn installed(program: &str) -> bool {
+    ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+        .iter()
+        .any(|dir| Path::new(dir).join(program).exists())
 }
 
 /// What may never be banned, beyond loopback (which never may).

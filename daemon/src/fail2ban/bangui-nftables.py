@@ -230,7 +230,7 @@ class BanguiNftables(ActionBase):
         with self._lock:
             four, six = self._families[4], self._families[6]
             return {
-                "table": self.table,
+                "sets": "nftables table inet %s" % self.table,
                 "addresses_v4": four.addresses,
                 "addresses_v6": six.addresses,
                 "networks_v4": len(four.kernel),

@@ -7,7 +7,7 @@
 
 use bangui_proto::messages::{Enforcement, KernelSets, NetworkSupport};
 
-use super::jails::NFT_ACTION;
+use super::jails::{IPSET_ACTION, NFT_ACTION};
 use super::pickle::Value;
 use super::{Fail2ban, Fail2banError, reply};
 
@@ -24,7 +24,7 @@ pub enum Networks {
 
 /// One action, from its name and its start and ban commands.
 pub fn classify(name: &str, start: &str, ban: &str) -> Networks {
-    if name == NFT_ACTION {
+    if name == NFT_ACTION || name == IPSET_ACTION {
         return Networks::Held;
     }
     let (start, ban) = (start.to_ascii_lowercase(), ban.to_ascii_lowercase());
@@ -80,7 +80,7 @@ pub async fn report(fail2ban: &Fail2ban, jail: &str) -> Result<Report, Fail2banE
     let mut each = Vec::new();
     let mut kernel = None;
     for action in &actions {
-        if action == NFT_ACTION {
+        if action == NFT_ACTION || action == IPSET_ACTION {
             // A failure to read the counts is not a failure to enforce.
             kernel = match fail2ban.action_property(jail, action, "kernel").await {
                 Ok(value) => kernel_sets(value).ok(),
@@ -120,7 +120,7 @@ pub async fn report(fail2ban: &Fail2ban, jail: &str) -> Result<Report, Fail2banE
 /// The counts bangui's action answers for `get JAIL action bangui-nftables kernel`.
 fn kernel_sets(value: Value) -> Result<KernelSets, Fail2banError> {
     let mut sets = KernelSets {
-        table: String::new(),
+        sets: String::new(),
         addresses_v4: 0,
         addresses_v6: 0,
         networks_v4: 0,
@@ -132,7 +132,7 @@ fn kernel_sets(value: Value) -> Result<KernelSets, Fail2banError> {
     };
     for (key, v) in reply::dict(value, "kernel")? {
         match key.as_str() {
-            "table" => sets.table = reply::string(v, &key)?,
+            "sets" => sets.sets = reply::string(v, &key)?,
             "addresses_v4" => sets.addresses_v4 = reply::count(v, &key)?,
             "addresses_v6" => sets.addresses_v6 = reply::count(v, &key)?,
             "networks_v4" => sets.networks_v4 = reply::count(v, &key)?,
@@ -188,6 +188,7 @@ mod tests {
             Networks::Held
         );
         assert_eq!(classify(NFT_ACTION, "", ""), Networks::Held);
+        assert_eq!(classify(IPSET_ACTION, "", ""), Networks::Held);
         assert_eq!(classify("bangui-noop", "", ""), Networks::Unknown);
     }
 
@@ -210,14 +211,14 @@ mod tests {
     fn kernel_counts_are_read_and_shapes_checked() {
         let text = |s: &str| Value::Str(s.into());
         let dict = Value::Dict(vec![
-            (text("table"), text("bangui-blocklists")),
+            (text("sets"), text("nftables table inet bangui-blocklists")),
             (text("addresses_v4"), Value::Int(7)),
             (text("networks_v6"), Value::Int(2)),
             (text("last_error"), text("")),
             (text("something_new"), Value::List(vec![])),
         ]);
         let sets = kernel_sets(dict).unwrap();
-        assert_eq!(sets.table, "bangui-blocklists");
+        assert_eq!(sets.sets, "nftables table inet bangui-blocklists");
         assert_eq!((sets.addresses_v4, sets.networks_v6), (7, 2));
         assert_eq!(sets.last_error, None);
         assert!(kernel_sets(Value::Int(1)).is_err());

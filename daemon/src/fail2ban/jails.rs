@@ -16,13 +16,50 @@ pub const HEADER: &str = "# Managed by bangui.";
 pub const NFT_ACTION: &str = "bangui-nftables";
 const NFT_ACTION_FILE: &str = include_str!("bangui-nftables.py");
 
+/// bangui's action for hosts without `nft` (`action.d/bangui-ipset.py`):
+/// ipset `hash:net` sets and an iptables chain.
+pub const IPSET_ACTION: &str = "bangui-ipset";
+const IPSET_ACTION_FILE: &str = include_str!("bangui-ipset.py");
+
 /// How a managed jail's bans reach the firewall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JailAction {
     /// bangui's nftables action, in a table named after the jail.
     Nftables,
+    /// bangui's ipset action, in sets and a chain named after the jail.
+    Ipset,
     /// fail2ban's `banaction_allports`, whatever the host configured.
     Stock,
+}
+
+impl JailAction {
+    /// The action file bangui writes for this, and its text.
+    fn file(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            JailAction::Nftables => Some((NFT_ACTION, NFT_ACTION_FILE)),
+            JailAction::Ipset => Some((IPSET_ACTION, IPSET_ACTION_FILE)),
+            JailAction::Stock => None,
+        }
+    }
+}
+
+/// ipset names a set in at most 31 bytes and iptables a chain in 28; the
+/// sets are NAME-4 and NAME-6, so NAME is the jail's name when it is short
+/// enough, and otherwise its start and a hash of the whole.
+pub fn ipset_name(jail: &str) -> String {
+    const MOST: usize = 26;
+    if jail.len() <= MOST {
+        return jail.to_string();
+    }
+    // FNV-1a: stable across builds, unlike std's hasher.
+    let hash = jail.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let mut start = MOST - 9;
+    while !jail.is_char_boundary(start) {
+        start -= 1;
+    }
+    format!("{}-{:08x}", &jail[..start], hash as u32)
 }
 
 /// A jail bangui needs.
@@ -60,8 +97,8 @@ pub fn path(config_dir: &Path, jail: &str) -> PathBuf {
     config_dir.join("jail.d").join(format!("{jail}.conf"))
 }
 
-pub fn action_path(config_dir: &Path) -> PathBuf {
-    config_dir.join("action.d").join(format!("{NFT_ACTION}.py"))
+pub fn action_path(config_dir: &Path, action: &str) -> PathBuf {
+    config_dir.join("action.d").join(format!("{action}.py"))
 }
 
 /// The file bangui wants for `jail`. No log is watched: bangui bans into the
@@ -85,6 +122,10 @@ pub fn render(jail: &ManagedJail) -> String {
         bantime = jail.bantime.as_secs(),
         action = match jail.action {
             JailAction::Nftables => format!("action    = {NFT_ACTION}.py[table={}]", jail.name),
+            JailAction::Ipset => format!(
+                "action    = {IPSET_ACTION}.py[set={}]",
+                ipset_name(&jail.name)
+            ),
             JailAction::Stock => "banaction = %(banaction_allports)s".to_string(),
         },
     )
@@ -106,13 +147,16 @@ pub fn ensure(
     // others may write in is not one to put them in.
     crate::dirs::check_own("fail2ban jail directory", &dir).map_err(std::io::Error::other)?;
     let mut outcomes = Vec::with_capacity(jails.len() + 1);
-    if jails.iter().any(|j| j.action == JailAction::Nftables) {
+    let mut files: Vec<(&str, &str)> = jails.iter().filter_map(|j| j.action.file()).collect();
+    files.sort();
+    files.dedup();
+    for (action, text) in files {
         // The action runs inside fail2ban, as root: the same care as jail.d.
         let actions = config_dir.join("action.d");
         crate::dirs::check_own("fail2ban action directory", &actions)
             .map_err(std::io::Error::other)?;
-        let outcome = ensure_file(&action_path(config_dir), NFT_ACTION_FILE)?;
-        outcomes.push((format!("action.d/{NFT_ACTION}.py"), outcome));
+        let outcome = ensure_file(&action_path(config_dir, action), text)?;
+        outcomes.push((format!("action.d/{action}.py"), outcome));
     }
     for jail in jails {
         let outcome = ensure_file(&path(config_dir, &jail.name), &render(jail))?;
@@ -214,5 +258,16 @@ mod tests {
             FileOutcome::LeftAlone
         );
         assert_eq!(std::fs::read_to_string(&file).unwrap(), mine);
+    }
+
+    #[test]
+    fn ipset_names_fit_ipset_and_iptables() {
+        assert_eq!(ipset_name("bangui-blocklist"), "bangui-blocklist");
+        let long = "bangui-blocklists-of-the-whole-world";
+        let name = ipset_name(long);
+        assert!(name.len() <= 26, "{name}");
+        assert!(name.starts_with("bangui-blockli"), "{name}");
+        assert_ne!(name, ipset_name("bangui-blocklists-of-the-whole-worle"));
+        assert_eq!(name, ipset_name(long), "stable");
     }
 }

@@ -118,15 +118,15 @@ pub struct Enforcement {
     pub networks: NetworkSupport,
     /// Which action loses networks, and why.
     pub detail: Option<String>,
-    /// What the kernel holds now, when the jail runs bangui's own action.
+    /// What the kernel holds now, when the jail runs one of bangui's actions.
     pub kernel: Option<KernelSets>,
 }
 
-/// Element counts of bangui's own action's nftables sets.
+/// Element counts of the kernel sets of bangui's own actions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KernelSets {
-    /// The table holding the sets (`inet TABLE`).
-    pub table: String,
+    /// Where they are: `nftables table inet NAME` or `ipset sets NAME-4, NAME-6`.
+    pub sets: String,
     pub addresses_v4: u64,
     pub addresses_v6: u64,
     /// Networks in the kernel: the banned ones no other banned one contains.
