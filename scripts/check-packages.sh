@@ -25,6 +25,11 @@ for path in /usr/bin/bangui /usr/bin/bangui-ctl /etc/bangui/bangui.toml \
     grep -Eqx "$path(\.gz)?" <<<"$rpm_files" || { echo "missing in the .rpm: $path" >&2; exit 1; }
 done
 
+# Both packages recommend what bangui's jails need to reach the kernel.
+echo "== weak dependencies"
+dpkg-deb -f "$deb" Recommends | grep -q nftables || { echo "the .deb does not recommend nftables" >&2; exit 1; }
+rpm -qp --recommends "$rpm" | grep -q nftables || { echo "the .rpm does not recommend nftables" >&2; exit 1; }
+
 echo "== lintian"
 lintian --fail-on error --suppress-tags-from-file /dev/null "$deb"
 

@@ -172,6 +172,10 @@ pub struct Fail2banServer {
 }
 
 impl Fail2banServer {
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     fn assert_running(&self) {
         if let Some(child) = &self.child {
             // try_wait needs &mut; a zero-signal kill tells liveness without it.

@@ -14,6 +14,7 @@
 # twice the size needed is filled and swapped in for it, in the same
 # `ipset restore`.
 
+import socket
 import subprocess
 import threading
 import time
@@ -24,11 +25,15 @@ FAMILY = {4: "inet", 6: "inet6"}
 IPTABLES = {4: "iptables", 6: "ip6tables"}
 
 
-def key_of(text):
-    """(family, canonical text): 192.0.2.7/32 and 192.0.2.7 are one ban."""
+def key_of(ip):
+    """(family, canonical text): 192.0.2.7/32 and 192.0.2.7 are one ban.
+    fail2ban's IPAddr already spells it so (masked, compressed)."""
+    family = getattr(ip, "family", None)
+    if family in (socket.AF_INET, socket.AF_INET6):
+        return (4 if family == socket.AF_INET else 6), str(ip)
     import ipaddress
 
-    network = ipaddress.ip_network(text.strip(), strict=False)
+    network = ipaddress.ip_network(str(ip).strip(), strict=False)
     family = network.version
     if network.prefixlen == network.max_prefixlen:
         return family, str(network.network_address)
@@ -53,6 +58,7 @@ class BanguiIpset(ActionBase):
         self._resync = False
         self._stopping = False
         self._thread = None
+        self._in_flight = 0  # changes taken into the restore running now
         self.errors = 0
         self.last_error = ""
 
@@ -79,7 +85,7 @@ class BanguiIpset(ActionBase):
                 "networks_v4": counts[4][1],
                 "networks_v6": counts[6][1],
                 "networks_banned": counts[4][1] + counts[6][1],
-                "pending": sum(len(p) for p in self._pending.values()),
+                "pending": sum(len(p) for p in self._pending.values()) + self._in_flight,
                 "errors": self.errors,
                 "last_error": self.last_error,
             }
@@ -141,7 +147,7 @@ class BanguiIpset(ActionBase):
         self._change(aInfo, False)
 
     def _change(self, aInfo, ban):
-        family, text = key_of(str(aInfo["ip"]))
+        family, text = key_of(aInfo["ip"])
         with self._lock:
             banned = self._banned[family]
             if (text in banned) == ban:
@@ -174,6 +180,7 @@ class BanguiIpset(ActionBase):
             with self._lock:
                 resync, self._resync = self._resync, False
                 pending, self._pending = self._pending, {4: {}, 6: {}}
+                self._in_flight = sum(len(p) for p in pending.values()) or 1
                 lines, spares = [], []
                 for family in (4, 6):
                     count = len(self._banned[family])
@@ -184,10 +191,13 @@ class BanguiIpset(ActionBase):
                         lines += self._changes(family, pending[family])
             # A spare left by a failed swap would refuse its new size.
             self._destroy(*spares)
-            if lines and not self._run([self.ipset_command, "-exist", "restore"],
-                                       "".join(lines), "apply changes"):
-                with self._lock:
+            applied = not lines or self._run([self.ipset_command, "-exist", "restore"],
+                                             "".join(lines), "apply changes")
+            with self._lock:
+                self._in_flight = 0
+                if not applied:
                     self._resync = True
+            if not applied:
                 time.sleep(1)
 
     def _changes(self, family, pending):

@@ -19,6 +19,7 @@
 # whole in the same transaction instead.
 
 import bisect
+import socket
 import subprocess
 import threading
 import time
@@ -50,6 +51,18 @@ def parse(text):
         raise ValueError("bad prefix length: %r" % text)
     mask = ((1 << width) - 1) ^ ((1 << (width - plen)) - 1)
     return family, value & mask, plen
+
+
+def key_of(ip):
+    """(family, start, prefix length) of the address fail2ban passes: its
+    IPAddr already holds them (masked), which saves parsing its text again
+    for every one of 100,000 bans."""
+    family = getattr(ip, "family", None)
+    if family == socket.AF_INET:
+        return 4, ip.addr, ip.plen
+    if family == socket.AF_INET6:
+        return 6, ip.addr, ip.plen
+    return parse(str(ip))
 
 
 def end_of(family, start, plen):
@@ -190,6 +203,7 @@ class BanguiNftables(ActionBase):
         self._resync = False
         self._stopping = False
         self._thread = None
+        self._in_flight = 0  # changes taken into the transaction running now
         # Read by bangui (`get JAIL action NAME PROPERTY`).
         self.transactions = 0
         self.errors = 0
@@ -216,8 +230,9 @@ class BanguiNftables(ActionBase):
 
     @property
     def pending(self):
+        """Changes acknowledged to fail2ban and not yet in the kernel."""
         with self._lock:
-            return len(self._changes)
+            return len(self._changes) + self._in_flight
 
     @property
     def holds_networks(self):
@@ -236,7 +251,7 @@ class BanguiNftables(ActionBase):
                 "networks_v4": len(four.kernel),
                 "networks_v6": len(six.kernel),
                 "networks_banned": len(four.ordered) + len(six.ordered),
-                "pending": len(self._changes),
+                "pending": len(self._changes) + self._in_flight,
                 "errors": self.errors,
                 "last_error": self.last_error,
             }
@@ -283,7 +298,7 @@ class BanguiNftables(ActionBase):
         self._change(aInfo, False)
 
     def _change(self, aInfo, ban):
-        family, start, plen = parse(str(aInfo["ip"]))
+        family, start, plen = key_of(aInfo["ip"])
         with self._lock:
             f = self._families[family]
             (f.ban if ban else f.unban)((start, plen), self._changes)
@@ -319,14 +334,19 @@ class BanguiNftables(ActionBase):
             time.sleep(self.delay)
             with self._lock:
                 resync, self._resync = self._resync, False
+                self._in_flight = len(self._changes) or 1
                 addresses, added, lost = self._changes.take()
                 if resync:
                     script = self._whole_script()
                 else:
                     script = self._change_script(addresses, added, lost)
-            if script and not self._run(script, "apply %s" % ("the whole sets" if resync else "changes")):
-                with self._lock:
+            applied = not script or self._run(
+                script, "apply %s" % ("the whole sets" if resync else "changes"))
+            with self._lock:
+                self._in_flight = 0
+                if not applied:
                     self._resync = True
+            if not applied:
                 time.sleep(1)
 
     def _elements(self, verb, name, family, keys):
