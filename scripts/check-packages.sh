@@ -30,6 +30,12 @@ echo "== weak dependencies"
 dpkg-deb -f "$deb" Recommends | grep -q nftables || { echo "the .deb does not recommend nftables" >&2; exit 1; }
 rpm -qp --recommends "$rpm" | grep -q nftables || { echo "the .rpm does not recommend nftables" >&2; exit 1; }
 
+# ProtectSystem=strict: every fail2ban directory bangui writes must be listed.
+for dir in jail.d action.d; do
+    grep -Eq "^ReadWritePaths=.*-/etc/fail2ban/$dir( |\$)" packaging/systemd/bangui.service ||
+        { echo "bangui.service does not let bangui write /etc/fail2ban/$dir" >&2; exit 1; }
+done
+
 echo "== lintian"
 lintian --fail-on error --suppress-tags-from-file /dev/null "$deb"
 
