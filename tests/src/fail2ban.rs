@@ -103,6 +103,26 @@ impl Fail2banConf {
         }
     }
 
+    /// `fail2ban-client reload`, as an administrator runs it: the client
+    /// reads this configuration and sends it to the running server.
+    pub fn reload(&self) -> Result<String, String> {
+        let out = Command::new(CLIENT)
+            .arg("-c")
+            .arg(&self.dir)
+            .arg("-s")
+            .arg(self.socket())
+            .arg("reload")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() {
+            Ok(text)
+        } else {
+            Err(format!("{text}{}", String::from_utf8_lossy(&out.stderr)))
+        }
+    }
+
     /// Adds a jail that watches nothing, with extra `key = value` lines.
     pub fn add_jail(&self, name: &str, extra: &str) {
         std::fs::write(

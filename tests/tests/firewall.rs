@@ -292,6 +292,12 @@ fn listed_addresses_and_networks_reach_the_kernel_exactly() {
         r.server.take().unwrap().stop();
         r.server = Some(r.conf.start());
         settles(JAIL, &expected(&changed));
+        // `fail2ban-client reload` (which bangui tells people to run) keeps
+        // the running action and its table.
+        r.conf.reload().unwrap();
+        r.list("first", FIRST);
+        r.run("first");
+        settles(JAIL, &expected(FIRST));
 
         // Everything lifted with the source.
         let out = r.daemon().ctl(&["blocklist", "remove", "first", "--unban"]);
@@ -576,6 +582,10 @@ fn without_nft_the_ipset_action_holds_networks_and_grows_its_sets() {
         );
         r.server = Some(r.conf.start());
         ipset_settles(&changed);
+        r.conf.reload().unwrap();
+        r.list("first", FIRST);
+        r.run("first");
+        ipset_settles(FIRST);
 
         let out = r.daemon().ctl(&["blocklist", "remove", "first", "--unban"]);
         assert!(out.status.success(), "{}", describe(&out));

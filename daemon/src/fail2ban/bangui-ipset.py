@@ -27,10 +27,15 @@ IPTABLES = {4: "iptables", 6: "ip6tables"}
 
 def key_of(ip):
     """(family, canonical text): 192.0.2.7/32 and 192.0.2.7 are one ban.
-    fail2ban's IPAddr already spells it so (masked, compressed)."""
+    Built from fail2ban's IPAddr (masked already), not its text, which
+    leaves out a /0."""
     family = getattr(ip, "family", None)
     if family in (socket.AF_INET, socket.AF_INET6):
-        return (4 if family == socket.AF_INET else 6), str(ip)
+        width = 32 if family == socket.AF_INET else 128
+        text = socket.inet_ntop(family, ip.addr.to_bytes(width // 8, "big"))
+        if ip.plen != width:
+            text = "%s/%d" % (text, ip.plen)
+        return (4 if family == socket.AF_INET else 6), text
     import ipaddress
 
     network = ipaddress.ip_network(str(ip).strip(), strict=False)
@@ -53,12 +58,14 @@ class BanguiIpset(ActionBase):
         self.iptables = {4: iptables, 6: ip6tables}
         self._lock = threading.Condition()
         self._banned = {4: set_(), 6: set_()}
+        self._networks = {4: 0, 6: 0}  # how many of the banned are networks
         self._pending = {4: {}, 6: {}}  # text -> True (add) / False (delete)
         self._size = {4: self.first_size, 6: self.first_size}
         self._resync = False
         self._stopping = False
         self._thread = None
         self._in_flight = 0  # changes taken into the restore running now
+        self._backoff = 1.0
         self.errors = 0
         self.last_error = ""
 
@@ -76,7 +83,7 @@ class BanguiIpset(ActionBase):
         with self._lock:
             counts = {}
             for family in (4, 6):
-                nets = sum(1 for t in self._banned[family] if "/" in t)
+                nets = self._networks[family]
                 counts[family] = (len(self._banned[family]) - nets, nets)
             return {
                 "sets": "ipset sets %s, %s" % (self._set(4), self._set(6)),
@@ -129,9 +136,20 @@ class BanguiIpset(ActionBase):
             self._run([self.ipset_command, "destroy", name], None, "destroy " + name,
                       quiet=True)
 
+    # fail2ban's `reload` keeps an action only when it has these two; without
+    # them it makes a new one and stops the old, tearing down the sets the
+    # running one still fills.
+    def clearAllParams(self):
+        pass
+
+    def reload(self, delay=None, **_ignored):
+        if delay is not None:
+            self.delay = float(delay)
+
     def flush(self):
         with self._lock:
             self._banned = {4: set_(), 6: set_()}
+            self._networks = {4: 0, 6: 0}
             self._pending = {4: {}, 6: {}}
             self._resync = True
             self._lock.notify()
@@ -153,6 +171,8 @@ class BanguiIpset(ActionBase):
             if (text in banned) == ban:
                 return
             (banned.add if ban else banned.discard)(text)
+            if "/" in text:
+                self._networks[family] += 1 if ban else -1
             pending = self._pending[family]
             if text in pending:
                 # The opposite change is still queued: together they are none.
@@ -197,13 +217,19 @@ class BanguiIpset(ActionBase):
                 self._in_flight = 0
                 if not applied:
                     self._resync = True
-            if not applied:
-                time.sleep(1)
+            # A failure that keeps coming back is retried less and less often.
+            if applied:
+                self._backoff = 1.0
+            else:
+                time.sleep(self._backoff)
+                self._backoff = min(self._backoff * 2, 60.0)
 
     def _changes(self, family, pending):
+        """Deletions first: a full set then never holds more than it may."""
         name = self._set(family)
-        return ["%s %s %s\n" % ("add" if add else "del", name, text)
-                for text, add in sorted(pending.items())]
+        gone = ["del %s %s\n" % (name, t) for t, add in sorted(pending.items()) if not add]
+        new = ["add %s %s\n" % (name, t) for t, add in sorted(pending.items()) if add]
+        return gone + new
 
     def _whole(self, family):
         """The set refilled in a new one, swapped in: sized to what it holds."""

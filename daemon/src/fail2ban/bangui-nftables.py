@@ -204,6 +204,7 @@ class BanguiNftables(ActionBase):
         self._stopping = False
         self._thread = None
         self._in_flight = 0  # changes taken into the transaction running now
+        self._backoff = 1.0
         # Read by bangui (`get JAIL action NAME PROPERTY`).
         self.transactions = 0
         self.errors = 0
@@ -279,6 +280,16 @@ class BanguiNftables(ActionBase):
             self._thread = None
         self._run("delete table inet %s\n" % self.table, "delete the table", quiet=True)
 
+    # fail2ban's `reload` keeps an action only when it has these two; without
+    # them it makes a new one and stops the old, deleting the table the
+    # running one still fills.
+    def clearAllParams(self):
+        pass
+
+    def reload(self, delay=None, **_ignored):
+        if delay is not None:
+            self.delay = float(delay)
+
     def flush(self):
         with self._lock:
             for family in self._families:
@@ -346,8 +357,12 @@ class BanguiNftables(ActionBase):
                 self._in_flight = 0
                 if not applied:
                     self._resync = True
-            if not applied:
-                time.sleep(1)
+            # A failure that keeps coming back is retried less and less often.
+            if applied:
+                self._backoff = 1.0
+            else:
+                time.sleep(self._backoff)
+                self._backoff = min(self._backoff * 2, 60.0)
 
     def _elements(self, verb, name, family, keys):
         lines = []

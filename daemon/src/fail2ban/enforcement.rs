@@ -90,7 +90,12 @@ pub async fn report(fail2ban: &Fail2ban, jail: &str) -> Result<Report, Fail2banE
                 }
             };
         }
-        // Python actions have no commands to read: an error, not a failure.
+        if action == NFT_ACTION || action == IPSET_ACTION {
+            // Python: no commands to read (asking logs an error in fail2ban).
+            each.push(Networks::Held);
+            continue;
+        }
+        // Other Python actions have no commands either: an error, not a failure.
         let command = |property: &'static str| async move {
             fail2ban
                 .action_text(jail, action, property)

@@ -43,11 +43,19 @@ impl JailAction {
     }
 }
 
-/// ipset names a set in at most 31 bytes and iptables a chain in 28; the
-/// sets are NAME-4 and NAME-6, so NAME is the jail's name when it is short
-/// enough, and otherwise its start and a hash of the whole.
+/// The name of the ipset action's chain and (with -4 and -6) sets: the
+/// jail's, prefixed `bangui-` unless it is already, so that a jail named
+/// `INPUT` never names a chain of the host's. ipset names a set in at most
+/// 31 bytes and iptables a chain in 28, so a longer name is cut, with a hash
+/// of the whole.
 pub fn ipset_name(jail: &str) -> String {
     const MOST: usize = 26;
+    let jail = if jail.starts_with("bangui-") {
+        jail.to_string()
+    } else {
+        format!("bangui-{jail}")
+    };
+    let jail = jail.as_str();
     if jail.len() <= MOST {
         return jail.to_string();
     }
@@ -263,6 +271,7 @@ mod tests {
     #[test]
     fn ipset_names_fit_ipset_and_iptables() {
         assert_eq!(ipset_name("bangui-blocklist"), "bangui-blocklist");
+        assert_eq!(ipset_name("INPUT"), "bangui-INPUT");
         let long = "bangui-blocklists-of-the-whole-world";
         let name = ipset_name(long);
         assert!(name.len() <= 26, "{name}");
