@@ -218,6 +218,20 @@ pub enum BlocklistCommand {
         /// The URL's path holds a key: never show or log it
         #[arg(long)]
         secret_path: bool,
+        /// JSON lists: the field holding the address or network [default: the
+        /// first of cidr, ip, network, address, prefix]
+        #[arg(long, value_name = "FIELD")]
+        json_field: Option<String>,
+        /// Scored lists (such as ipsum): keep lines whose second column is at
+        /// least N
+        #[arg(long, value_name = "N")]
+        min_score: Option<u64>,
+        /// Refuse IPv4 networks broader than /N [default and broadest: 8]
+        #[arg(long, value_name = "N")]
+        min_prefix_v4: Option<u8>,
+        /// Refuse IPv6 networks broader than /N [default and broadest: 16]
+        #[arg(long, value_name = "N")]
+        min_prefix_v6: Option<u8>,
     },
     /// Every source with its schedule and last import
     List,

@@ -40,9 +40,26 @@ pub fn fail2ban_reply(data: &[u8]) {
     let _ = reply::error(value);
 }
 
-/// A downloaded blocklist body.
+/// A downloaded blocklist body: parsed whole, then told apart by content
+/// (plain, gzip, zip) and fed in chunks whose size the first byte picks,
+/// with the default format and with a scored, JSON-field one.
 pub fn blocklist(data: &[u8]) {
-    let _ = crate::blocklist::parse::parse(data);
+    use crate::blocklist::decode::Body;
+    use crate::blocklist::parse::{Format, Parser, parse};
+    let _ = parse(data);
+    let chunk = usize::from(data.first().copied().unwrap_or(0)).max(1);
+    let scored = Format {
+        json_field: Some("ip".into()),
+        min_score: Some(2),
+        floor_v4: 16,
+        floor_v6: 32,
+    };
+    for format in [Format::default(), scored] {
+        let mut body = Body::new(Parser::with_size_hint(format, 0), 1 << 20);
+        if data.chunks(chunk).all(|part| body.feed(part).is_ok()) {
+            let _ = body.finish();
+        }
+    }
 }
 
 /// An ip-api batch answer to a fixed question of three addresses.

@@ -8,7 +8,7 @@ use ipnet::IpNet;
 
 /// Broader networks are refused: almost certainly a mistake.
 pub const MIN_PREFIX_V4: u8 = 8;
-pub const MIN_PREFIX_V6: u8 = 32;
+pub const MIN_PREFIX_V6: u8 = 16;
 
 /// The broadest prefix bangui bans for this network's family.
 pub fn min_prefix(net: &IpNet) -> u8 {

@@ -50,6 +50,25 @@ fn parsing() {
             ));
         }
     }
+    timed("parsing", lines, &text);
+
+    // Spamhaus's NDJSON (drop_v4.json) and P2P ranges, a tenth as many.
+    let lines = lines / 10;
+    let mut ndjson = String::with_capacity(lines * 64);
+    let mut ranges = String::with_capacity(lines * 48);
+    for i in 0..lines as u32 {
+        let (a, b, c) = (11 + (i >> 16) % 200, (i >> 8) & 255, i & 255);
+        ndjson.push_str(&format!(
+            "{{\"cidr\":\"{a}.{b}.{c}.0/24\",\"sblid\":\"SBL{i}\",\"rir\":\"ripencc\"}}\n"
+        ));
+        ranges.push_str(&format!("Some Org {i}:{a}.{b}.{c}.0-{a}.{b}.{c}.127\n"));
+    }
+    timed("parsing NDJSON", lines, &ndjson);
+    timed("parsing P2P ranges", lines, &ranges);
+}
+
+/// Best of three parses of `text`, printed as lines a second.
+fn timed(what: &str, lines: usize, text: &str) {
     let mut best = Duration::MAX;
     let mut entries = 0;
     for _ in 0..3 {
@@ -58,8 +77,9 @@ fn parsing() {
         best = best.min(started.elapsed());
         entries = parsed.entries.len();
     }
+    assert!(entries > 0, "{what}: nothing parsed");
     println!(
-        "parsing: {lines} lines ({entries} entries) in {:.3} s = {:.1} M lines/s",
+        "{what}: {lines} lines ({entries} entries) in {:.3} s = {:.1} M lines/s",
         best.as_secs_f64(),
         lines as f64 / best.as_secs_f64() / 1e6
     );

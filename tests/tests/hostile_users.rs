@@ -330,6 +330,7 @@ fn a_list_repeating_one_address_does_not_grow_the_daemon() {
             max_entries: None,
             local: true,
             secret_path: false,
+            format: Default::default(),
         });
         match client.call(add).await {
             Err(bangui_proto::ClientError::Daemon(e)) => {

@@ -2,8 +2,8 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use bangui_proto::messages::{
-    AddSource, EnableSource, Enforcement, ImportPlan, ImportRunInfo, ListImportRuns, RemoveSource,
-    RunImport, SourceInfo, SourceName,
+    AddSource, EnableSource, Enforcement, ImportPlan, ImportRunInfo, ListFormat, ListImportRuns,
+    RemoveSource, RunImport, SourceInfo, SourceName,
 };
 use bangui_proto::{Request, Response};
 
@@ -26,6 +26,10 @@ pub async fn run(
             max_entries,
             local,
             secret_path,
+            json_field,
+            min_score,
+            min_prefix_v4,
+            min_prefix_v6,
         } => {
             let interval_secs = interval.map(|d| d.as_secs());
             let info = source(
@@ -38,6 +42,12 @@ pub async fn run(
                     max_entries,
                     local,
                     secret_path,
+                    format: ListFormat {
+                        json_field,
+                        min_score,
+                        min_prefix_v4,
+                        min_prefix_v6,
+                    },
                 }),
             )
             .await?;
@@ -376,6 +386,23 @@ fn print_source(s: &SourceInfo) {
     if s.secret_path {
         println!("url path    secret: never shown or logged");
     }
+    let f = &s.format;
+    let mut read = Vec::new();
+    if let Some(field) = &f.json_field {
+        read.push(format!("JSON field {field}"));
+    }
+    if let Some(score) = f.min_score {
+        read.push(format!("score at least {score}"));
+    }
+    if let Some(n) = f.min_prefix_v4 {
+        read.push(format!("IPv4 networks /{n} or narrower"));
+    }
+    if let Some(n) = f.min_prefix_v6 {
+        read.push(format!("IPv6 networks /{n} or narrower"));
+    }
+    if !read.is_empty() {
+        println!("read as     {}", read.join(", "));
+    }
     println!("listed      {} ({} banned by bangui)", s.listed, s.banned);
     if let Some(t) = s.last_success_at {
         println!("last ok     {}", output::when(t));
@@ -414,8 +441,15 @@ fn print_run(r: &ImportRunInfo) {
         r.download.as_deref().unwrap_or("no download")
     );
     println!(
-        "  {} lines, {} entries: {} invalid, {} duplicate, {} too broad, {} refused, {} over the cap",
-        r.lines, r.entries, r.invalid, r.duplicates, r.too_broad, r.refused, r.over_cap
+        "  {} lines, {} entries: {} invalid, {} duplicate, {} too broad{}, {} refused, {} over the cap",
+        r.lines,
+        r.entries,
+        r.invalid,
+        r.duplicates,
+        r.too_broad,
+        below(r.below_score),
+        r.refused,
+        r.over_cap
     );
     println!(
         "  banned {}/{} ({} lost by fail2ban, sent again), unbanned {}/{}{}",
@@ -468,12 +502,28 @@ fn print_runs(runs: &[ImportRunInfo]) {
     println!("{table}");
 }
 
+/// ", 12 below the score" when a scored list left lines out.
+fn below(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(", {n} below the score")
+    }
+}
+
 fn print_plan(p: &ImportPlan) {
     println!("source   {} → jail {}", p.source, p.jail);
     println!("download {}", p.download.as_deref().unwrap_or("-"));
     println!(
-        "list     {} lines, {} entries: {} invalid, {} duplicate, {} too broad, {} refused, {} over the cap",
-        p.lines, p.entries, p.invalid, p.duplicates, p.too_broad, p.refused, p.over_cap
+        "list     {} lines, {} entries: {} invalid, {} duplicate, {} too broad{}, {} refused, {} over the cap",
+        p.lines,
+        p.entries,
+        p.invalid,
+        p.duplicates,
+        p.too_broad,
+        below(p.below_score),
+        p.refused,
+        p.over_cap
     );
     for c in &p.refused_by {
         println!("         refused {}: {}", c.reason, c.count);

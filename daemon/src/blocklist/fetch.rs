@@ -1,5 +1,6 @@
 //! Downloading a list: http(s) with connect and total timeouts, a body limit
-//! (counted after gzip decoding), a redirect limit that also refuses an
+//! (counted after decompression: `Content-Encoding: gzip`, or a gzip or zip
+//! body told by its content, [`super::decode`]), a redirect limit that also refuses an
 //! https → http downgrade, conditional requests, and retries with back-off and
 //! jitter; `file://` URLs read the file. The body is parsed as it arrives.
 //! Unless a source is marked local, connections go to public addresses only
@@ -10,8 +11,9 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
+use super::decode::{Body, DecodeError};
 use super::destination;
-use super::parse::{ParseError, ParsedList, Parser};
+use super::parse::{Format, ParseError, ParsedList, Parser};
 use crate::config::BlocklistConfig;
 
 /// Validators from the last successful download.
@@ -45,6 +47,9 @@ pub enum FetchError {
     Transport(String),
     #[error(transparent)]
     Parse(#[from] ParseError),
+    /// A compressed body too large once unpacked, or broken.
+    #[error(transparent)]
+    Decode(DecodeError),
     #[error("cannot read the file: {0}")]
     File(String),
     /// The URL, or a redirect, goes where downloads may not.
@@ -52,6 +57,15 @@ pub enum FetchError {
     Refused(String),
     #[error("cancelled")]
     Cancelled,
+}
+
+impl From<DecodeError> for FetchError {
+    fn from(e: DecodeError) -> FetchError {
+        match e {
+            DecodeError::Parse(e) => FetchError::Parse(e),
+            other => FetchError::Decode(other),
+        }
+    }
 }
 
 /// What an HTTP status usually means for a list URL.
@@ -180,13 +194,14 @@ impl Fetcher {
         &self,
         url: &str,
         reach: Reach,
+        format: &Format,
         validators: &Validators,
         cancel: &CancellationToken,
     ) -> Result<Fetched, FetchError> {
         let mut attempt = 0;
         loop {
             let result = tokio::select! {
-                r = self.once(url, reach, validators) => r,
+                r = self.once(url, reach, format, validators) => r,
                 _ = cancel.cancelled() => return Err(FetchError::Cancelled),
             };
             match result {
@@ -209,6 +224,7 @@ impl Fetcher {
         &self,
         url: &str,
         reach: Reach,
+        format: &Format,
         validators: &Validators,
     ) -> Result<Fetched, (FetchError, Option<Duration>)> {
         let parsed = reqwest::Url::parse(url)
@@ -218,7 +234,8 @@ impl Fetcher {
                 .to_file_path()
                 .map_err(|()| (FetchError::File("not a local path".into()), None))?;
             // Under the download timeout too: a file can be slow (NFS) or stall.
-            return match tokio::time::timeout(self.timeout, self.file(&path, validators)).await {
+            let read = self.file(&path, format, validators);
+            return match tokio::time::timeout(self.timeout, read).await {
                 Ok(result) => result.map_err(|e| (e, None)),
                 Err(_) => Err((FetchError::Timeout(self.timeout), None)),
             };
@@ -265,17 +282,17 @@ impl Fetcher {
             last_modified: header(reqwest::header::LAST_MODIFIED),
         };
         // Sized for the announced length (bounded by max_body), if any.
-        let mut parser =
-            Parser::with_size_hint(response.content_length().unwrap_or(0).min(self.max_body));
+        let hint = response.content_length().unwrap_or(0).min(self.max_body);
+        let mut body = self.body(format, hint);
         let mut bytes = 0u64;
         while let Some(chunk) = response.chunk().await.map_err(|e| (self.error(e), None))? {
             bytes += chunk.len() as u64;
             if bytes > self.max_body {
                 return Err((FetchError::TooLarge(self.max_body), None));
             }
-            parser.feed(&chunk).map_err(|e| (e.into(), None))?;
+            body.feed(&chunk).map_err(|e| (e.into(), None))?;
         }
-        let list = parser.finish().map_err(|e| (e.into(), None))?;
+        let list = body.finish().map_err(|e| (e.into(), None))?;
         Ok(Fetched::Body {
             list,
             validators,
@@ -283,9 +300,15 @@ impl Fetcher {
         })
     }
 
+    /// What turns a body's bytes into entries, for `format`.
+    fn body(&self, format: &Format, hint: u64) -> Body {
+        Body::new(Parser::with_size_hint(format.clone(), hint), self.max_body)
+    }
+
     async fn file(
         &self,
         path: &std::path::Path,
+        format: &Format,
         validators: &Validators,
     ) -> Result<Fetched, FetchError> {
         let file_error = |e: std::io::Error| FetchError::File(bangui_proto::errors::io_text(&e));
@@ -302,7 +325,7 @@ impl Fetcher {
         if validators.etag.as_deref() == Some(stamp.as_str()) {
             return Ok(Fetched::NotModified);
         }
-        let mut parser = Parser::with_size_hint(meta.len().min(self.max_body));
+        let mut body = self.body(format, meta.len().min(self.max_body));
         let mut buf = vec![0u8; 256 * 1024];
         let mut bytes = 0u64;
         loop {
@@ -314,10 +337,10 @@ impl Fetcher {
             if bytes > self.max_body {
                 return Err(FetchError::TooLarge(self.max_body));
             }
-            parser.feed(&buf[..n])?;
+            body.feed(&buf[..n])?;
         }
         Ok(Fetched::Body {
-            list: parser.finish()?,
+            list: body.finish()?,
             validators: Validators {
                 etag: Some(stamp),
                 last_modified: None,

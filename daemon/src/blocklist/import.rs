@@ -62,6 +62,7 @@ pub fn new_run(source: &SourceRow, jail: &str, trigger: &str, now: i64) -> Impor
         invalid: 0,
         duplicates: 0,
         too_broad: 0,
+        below_score: 0,
         refused: 0,
         refused_by: Vec::new(),
         over_cap: 0,
@@ -95,7 +96,13 @@ pub async fn prepare(
     };
     let fetched = inner
         .fetcher
-        .fetch(&source.url, source.reach, &validators, cancel)
+        .fetch(
+            &source.url,
+            source.reach,
+            &source.format,
+            &validators,
+            cancel,
+        )
         .await
         .map_err(|e| format!("download of {} failed: {e}", source.shown_url()))?;
     let (entries, hash, validators) = match fetched {
@@ -121,6 +128,7 @@ pub async fn prepare(
             run.invalid = list.invalid;
             run.duplicates = list.duplicates;
             run.too_broad = list.too_broad;
+            run.below_score = list.below_score;
             // Lines of a body that is not a list are kept nowhere: whatever the
             // URL pointed at (a file, an internal page) is not shown back.
             let is_list = !list.entries.is_empty() && list.invalid <= list.entries.len() as u64;

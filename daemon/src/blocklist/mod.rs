@@ -3,6 +3,7 @@
 //! One import runs at a time (a mutex), so two runs never work on one jail's
 //! records at once; `bangui-ctl ban` is independent of it.
 
+pub mod decode;
 pub mod destination;
 pub mod fetch;
 mod import;
@@ -78,6 +79,7 @@ fn row_from_config(s: &SourceConfig) -> SourceRow {
     SourceRow {
         reach: s.reach,
         secret_path: s.secret_path,
+        format: s.format.clone(),
         ..SourceRow::new(
             s.name.clone(),
             s.url.clone(),
@@ -243,6 +245,7 @@ impl Blocklists {
             url: s.shown_url(),
             local: s.reach == fetch::Reach::Local,
             secret_path: s.secret_path,
+            format: s.format.wire(),
             next_run_at: self.next_run_at(&s),
             jail,
             interval_secs: s.interval_secs,
@@ -286,9 +289,13 @@ impl Blocklists {
         };
         checks::check_reach(&req.url, reach)
             .map_err(|e| BlocklistError::Invalid(format!("url: {e}")))?;
+        let format = parse::Format::checked(&req.format).map_err(|e| {
+            BlocklistError::Invalid(format!("--{}: {}", e.key.replace('_', "-"), e.why))
+        })?;
         let row = SourceRow {
             reach,
             secret_path: req.secret_path,
+            format,
             ..SourceRow::new(
                 req.name.clone(),
                 req.url,
@@ -718,6 +725,7 @@ impl Blocklists {
             invalid: run.invalid,
             duplicates: run.duplicates,
             too_broad: run.too_broad,
+            below_score: run.below_score,
             refused: run.refused,
             refused_by: run.refused_by,
             over_cap: run.over_cap,

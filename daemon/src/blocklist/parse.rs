@@ -4,13 +4,21 @@
 //! Accepted per line: an address or a network, optionally followed by other
 //! columns; `#` and `;` start comments (whole-line or inline); blank lines,
 //! CRLF, a UTF-8 BOM and surrounding white space are fine. The DShield
-//! "start end prefix …" form becomes start/prefix. Invalid lines are counted
-//! and a few kept as samples; they never fail the list. A NUL byte (a binary
-//! body) or an absurdly long line does.
+//! "start end prefix …" form becomes start/prefix. Ranges (`a-b`, `a - b`,
+//! and P2P's `label:a-b`) become the fewest prefixes that cover them. A line
+//! that is a JSON object (NDJSON, as Spamhaus ships its DROP lists) gives
+//! its `cidr` field (or [`Format::json_field`]); objects without it, such as
+//! a closing metadata record, are skipped like comments. A body that is one
+//! JSON array gives its strings, or that field of its objects. Invalid lines
+//! are counted and a few kept as samples; they never fail the list. A NUL
+//! byte (a binary body), an absurdly long line or a JSON array that does not
+//! parse does.
 
 use std::collections::HashSet;
 
-use crate::targets::Target;
+use bangui_proto::messages::ListFormat;
+
+use crate::targets::{MIN_PREFIX_V4, MIN_PREFIX_V6, Target};
 
 /// Longer lines mean this is not a blocklist.
 pub const MAX_LINE: usize = 4096;
@@ -23,6 +31,93 @@ pub enum ParseError {
     Binary(u64),
     #[error("line {0} is longer than {MAX_LINE} bytes; this is not a blocklist")]
     LineTooLong(u64),
+    #[error("the body is a JSON array that cannot be read: {0}")]
+    Json(String),
+}
+
+/// JSON fields tried, in order, when a source names none.
+pub const JSON_FIELDS: &[&str] = &["cidr", "ip", "network", "address", "prefix"];
+
+/// How one source's list is read, beyond what every list gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Format {
+    /// The field of JSON records holding the address or network; `None`
+    /// tries [`JSON_FIELDS`].
+    pub json_field: Option<String>,
+    /// Scored lists (ipsum: the second column counts the lists an address
+    /// is on): lines whose second column is below this are left out.
+    pub min_score: Option<u64>,
+    /// The broadest network accepted, per family (never broader than the
+    /// daemon-wide floor, [`MIN_PREFIX_V4`] and [`MIN_PREFIX_V6`]).
+    pub floor_v4: u8,
+    pub floor_v6: u8,
+}
+
+/// A format setting that cannot be: which one, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {why}")]
+pub struct FormatError {
+    /// The config file's key (`min_prefix_v4`, …).
+    pub key: &'static str,
+    pub why: String,
+}
+
+impl Format {
+    /// What a source asked for (`blocklist add`, the config file), checked.
+    /// Floors may only be narrower than the daemon-wide ones.
+    pub fn checked(wire: &ListFormat) -> Result<Format, FormatError> {
+        let default = Format::default();
+        let floor = |given: Option<u8>, broadest: u8, width: u8, key: &'static str| match given {
+            None => Ok(broadest),
+            Some(v) if (broadest..=width).contains(&v) => Ok(v),
+            Some(v) => Err(FormatError {
+                key,
+                why: format!(
+                    "{v} cannot be: give a prefix length from {broadest} to {width} (networks broader than /{broadest} are never banned)"
+                ),
+            }),
+        };
+        if let Some(field) = &wire.json_field
+            && (field.is_empty()
+                || field.len() > 64
+                || field.chars().any(|c| c.is_control() || c.is_whitespace()))
+        {
+            return Err(FormatError {
+                key: "json_field",
+                why: format!(
+                    "{field:?} cannot be: give the name of a JSON field, such as \"cidr\""
+                ),
+            });
+        }
+        Ok(Format {
+            json_field: wire.json_field.clone(),
+            min_score: wire.min_score,
+            floor_v4: floor(wire.min_prefix_v4, default.floor_v4, 32, "min_prefix_v4")?,
+            floor_v6: floor(wire.min_prefix_v6, default.floor_v6, 128, "min_prefix_v6")?,
+        })
+    }
+
+    /// As shown: only what differs from the default.
+    pub fn wire(&self) -> ListFormat {
+        let default = Format::default();
+        ListFormat {
+            json_field: self.json_field.clone(),
+            min_score: self.min_score,
+            min_prefix_v4: (self.floor_v4 != default.floor_v4).then_some(self.floor_v4),
+            min_prefix_v6: (self.floor_v6 != default.floor_v6).then_some(self.floor_v6),
+        }
+    }
+}
+
+impl Default for Format {
+    fn default() -> Format {
+        Format {
+            json_field: None,
+            min_score: None,
+            floor_v4: MIN_PREFIX_V4,
+            floor_v6: MIN_PREFIX_V6,
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -32,8 +127,10 @@ pub struct ParsedList {
     pub lines: u64,
     pub invalid: u64,
     pub duplicates: u64,
-    /// Networks broader than /8 (IPv4) or /32 (IPv6).
+    /// Networks broader than the source's floor (/8 IPv4, /16 IPv6 by default).
     pub too_broad: u64,
+    /// Lines whose score is below the source's `min_score`.
+    pub below_score: u64,
     /// "line 7 (invalid): `text`", "line 9 (too broad): `0.0.0.0/1`", at most
     /// [`MAX_SAMPLES`].
     pub samples: Vec<String>,
@@ -42,6 +139,9 @@ pub struct ParsedList {
 #[derive(Debug, Default)]
 pub struct Parser {
     list: ParsedList,
+    format: Format,
+    /// The whole body, when it is one JSON array.
+    document: Option<Vec<u8>>,
     /// IPv4 hosts (most entries) as `address << 32 | position`, de-duplicated
     /// by one sort at the end: far cheaper than a hash set once lists are big.
     v4: Vec<u64>,
@@ -64,20 +164,32 @@ impl Parser {
         Parser::default()
     }
 
-    /// A parser expecting about `bytes` of input (sizes its tables once).
-    pub fn with_size_hint(bytes: u64) -> Parser {
+    /// A parser for `format`, expecting about `bytes` of input (sizes its
+    /// tables once).
+    pub fn with_size_hint(format: Format, bytes: u64) -> Parser {
         // Never more than the folding bound: a body's size says nothing of
         // how many distinct addresses it holds.
         let lines = usize::try_from(bytes / 14).unwrap_or(0).min(2 * FOLD_EVERY);
-        let mut p = Parser::default();
+        let mut p = Parser {
+            format,
+            ..Parser::default()
+        };
         p.v4.reserve(lines);
         p
     }
 
     pub fn feed(&mut self, mut chunk: &[u8]) -> Result<(), ParseError> {
+        if let Some(document) = &mut self.document {
+            document.extend_from_slice(chunk);
+            return Ok(());
+        }
         if !self.started && !chunk.is_empty() {
             self.started = true;
             chunk = chunk.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(chunk);
+            if chunk.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+                self.document = Some(chunk.to_vec());
+                return Ok(());
+            }
         }
         if !self.partial.is_empty() {
             match memchr::memchr(b'\n', chunk) {
@@ -109,6 +221,9 @@ impl Parser {
     }
 
     pub fn finish(mut self) -> Result<ParsedList, ParseError> {
+        if let Some(document) = self.document.take() {
+            self.json_document(&document)?;
+        }
         if !self.partial.is_empty() {
             let line = std::mem::take(&mut self.partial);
             self.line(&line)?;
@@ -130,28 +245,78 @@ impl Parser {
             Some(i) => &raw[..i],
             None => raw,
         };
-        if let Some(v4) = plain_ipv4(data) {
+        // The common case first: a JSON line never passes it.
+        if self.format.min_score.is_none()
+            && let Some(v4) = plain_ipv4(data)
+        {
             self.push_v4(v4);
+            return Ok(());
+        }
+        // Before comments are cut: a JSON string may hold `#` or `;`.
+        if raw.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+            self.json_record(number, raw);
             return Ok(());
         }
         let Ok(text) = std::str::from_utf8(data) else {
             self.invalid(number, raw);
             return Ok(());
         };
+        self.text(number, raw, text);
+        Ok(())
+    }
+
+    /// One line's text, comments gone.
+    fn text(&mut self, number: u64, raw: &[u8], text: &str) {
         let mut tokens = text.split_ascii_whitespace();
         let Some(first) = tokens.next() else {
-            return Ok(());
+            return;
         };
-        let target = match Target::parse(first) {
-            Ok(t) => dshield(t, tokens).unwrap_or(Ok(t)),
-            Err(e) => Err(e),
+        let Ok(start) = Target::parse(first) else {
+            match range(text) {
+                Some(Ok(nets)) => self.targets(number, raw, &nets),
+                _ => self.invalid(number, raw),
+            }
+            return;
+        };
+        let (second, third) = (tokens.next(), tokens.next());
+        if let Some(min) = self.format.min_score {
+            match second.and_then(|s| s.parse::<u64>().ok()) {
+                Some(score) if score >= min => {}
+                _ => {
+                    self.list.below_score += 1;
+                    return;
+                }
+            }
+            self.targets(number, raw, &[start]);
+            return;
+        }
+        if second == Some("-") {
+            match third.map(|end| spanned(first, end)) {
+                Some(Some(Ok(nets))) => self.targets(number, raw, &nets),
+                _ => self.invalid(number, raw),
+            }
+            return;
+        }
+        let target = match (second, third) {
+            (Some(end), Some(prefix)) => dshield(start, end, prefix).unwrap_or(Ok(start)),
+            _ => Ok(start),
         };
         match target {
-            Ok(t) if t.too_broad() => {
-                self.list.too_broad += 1;
-                self.sample(number, "too broad", raw);
-            }
-            Ok(t) => match (t.is_host(), t.net().addr()) {
+            Ok(t) => self.targets(number, raw, &[t]),
+            Err(_) => self.invalid(number, raw),
+        }
+    }
+
+    /// The targets one line gives, as one: a range with any prefix broader
+    /// than the floor is refused whole.
+    fn targets(&mut self, number: u64, raw: &[u8], targets: &[Target]) {
+        if targets.iter().any(|t| self.broad(t)) {
+            self.list.too_broad += 1;
+            self.sample(number, "too broad", raw);
+            return;
+        }
+        for &t in targets {
+            match (t.is_host(), t.net().addr()) {
                 (true, std::net::IpAddr::V4(v4)) => self.push_v4(v4.into()),
                 _ => {
                     if self.seen.insert(t) {
@@ -160,8 +325,58 @@ impl Parser {
                         self.list.duplicates += 1;
                     }
                 }
-            },
+            }
+        }
+    }
+
+    fn broad(&self, t: &Target) -> bool {
+        let floor = match t.net() {
+            ipnet::IpNet::V4(_) => self.format.floor_v4,
+            ipnet::IpNet::V6(_) => self.format.floor_v6,
+        };
+        t.net().prefix_len() < floor
+    }
+
+    /// A JSON object on a line of its own (NDJSON).
+    fn json_record(&mut self, number: u64, raw: &[u8]) {
+        match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(raw) {
+            Ok(record) => self.json_value(number, raw, &serde_json::Value::Object(record)),
             Err(_) => self.invalid(number, raw),
+        }
+    }
+
+    /// One record: a string, or an object with the field.
+    fn json_value(&mut self, number: u64, raw: &[u8], value: &serde_json::Value) {
+        let text = match value {
+            serde_json::Value::String(s) => Some(s.as_str()),
+            serde_json::Value::Object(record) => {
+                let field = match &self.format.json_field {
+                    Some(f) => record.get(f),
+                    None => JSON_FIELDS.iter().find_map(|f| record.get(*f)),
+                };
+                match field {
+                    // A metadata record, like a comment line.
+                    None => return,
+                    Some(serde_json::Value::String(s)) => Some(s.as_str()),
+                    Some(_) => None,
+                }
+            }
+            _ => None,
+        };
+        match text {
+            Some(t) if !t.trim().is_empty() => self.text(number, raw, t),
+            _ => self.invalid(number, raw),
+        }
+    }
+
+    /// A body that is one JSON array: its elements as lines.
+    fn json_document(&mut self, document: &[u8]) -> Result<(), ParseError> {
+        let items: Vec<serde_json::Value> =
+            serde_json::from_slice(document).map_err(|e| ParseError::Json(e.to_string()))?;
+        for item in &items {
+            self.list.lines += 1;
+            let shown = item.to_string();
+            self.json_value(self.list.lines, shown.as_bytes(), item);
         }
         Ok(())
     }
@@ -274,24 +489,69 @@ fn plain_ipv4(data: &[u8]) -> Option<u32> {
 }
 
 /// "start end prefix …" (DShield's block list): start/prefix, when it fits.
-fn dshield<'a>(
+fn dshield(
     start: Target,
-    mut rest: impl Iterator<Item = &'a str>,
+    end: &str,
+    prefix: &str,
 ) -> Option<Result<Target, crate::targets::TargetError>> {
     if !start.is_host() {
         return None;
     }
-    let end = Target::parse(rest.next()?).ok()?;
-    let prefix: u8 = rest.next()?.parse().ok()?;
+    let end = Target::parse(end).ok()?;
+    let prefix: u8 = prefix.parse().ok()?;
     if !end.is_host() || start.net().addr().is_ipv4() != end.net().addr().is_ipv4() {
         return None;
     }
     Some(Target::parse(&format!("{}/{prefix}", start.net().addr())))
 }
 
+/// `a-b` (spaces allowed around the dash), or P2P's `label:a-b`, whose label
+/// may itself hold colons: it ends at the first colon after which a range
+/// follows. `None` when the text is no range.
+fn range(text: &str) -> Option<Result<Vec<Target>, ()>> {
+    let whole = text.split_once('-').and_then(|(a, b)| {
+        let end = b.split_ascii_whitespace().next()?;
+        spanned(a.trim(), end)
+    });
+    if whole.is_some() {
+        return whole;
+    }
+    text.match_indices(':').find_map(|(i, _)| {
+        let (a, b) = text[i + 1..].split_once('-')?;
+        spanned(a.trim(), b.trim())
+    })
+}
+
+/// The fewest prefixes covering `start` to `end`, both included; `None`
+/// when either is no address, `Err` when they are no range.
+fn spanned(start: &str, end: &str) -> Option<Result<Vec<Target>, ()>> {
+    use std::net::IpAddr;
+    let (start, end) = (start.parse::<IpAddr>().ok()?, end.parse::<IpAddr>().ok()?);
+    let nets: Vec<ipnet::IpNet> = match (start, end) {
+        (IpAddr::V4(a), IpAddr::V4(b)) if a <= b => ipnet::Ipv4Subnets::new(a, b, 0)
+            .map(ipnet::IpNet::V4)
+            .collect(),
+        (IpAddr::V6(a), IpAddr::V6(b)) if a <= b => ipnet::Ipv6Subnets::new(a, b, 0)
+            .map(ipnet::IpNet::V6)
+            .collect(),
+        _ => return Some(Err(())),
+    };
+    // Through the general parser: IPv4-mapped spellings become IPv4.
+    Some(
+        nets.iter()
+            .map(|n| Target::parse(&n.to_string()).map_err(|_| ()))
+            .collect(),
+    )
+}
+
 /// Parses a whole body at once.
 pub fn parse(body: &[u8]) -> Result<ParsedList, ParseError> {
-    let mut p = Parser::with_size_hint(body.len() as u64);
+    parse_as(Format::default(), body)
+}
+
+/// Parses a whole body at once, as `format` says.
+pub fn parse_as(format: Format, body: &[u8]) -> Result<ParsedList, ParseError> {
+    let mut p = Parser::with_size_hint(format, body.len() as u64);
     p.feed(body)?;
     p.finish()
 }
@@ -320,7 +580,7 @@ mod tests {
             1.2.3.4/33\n\
             16.0.0.0/4\n\
             198.51.100.7/24\n\
-            2001::/16\n\
+            2000::/15\n\
             192.0.2.99";
         let list = parse(body.as_bytes()).unwrap();
         assert_eq!(
@@ -431,6 +691,129 @@ mod tests {
         let list = p.finish().unwrap();
         assert_eq!(strings(&list), ["45.33.32.156", "45.33.32.157"]);
         assert_eq!(list.duplicates, 3_000_000);
+    }
+
+    #[test]
+    fn spamhaus_ndjson_and_json_arrays() {
+        // drop_v4.json / drop_v6.json as Spamhaus publishes them: one record a
+        // line and a closing metadata record.
+        let ndjson = concat!(
+            "{\"cidr\":\"1.10.16.0/20\",\"sblid\":\"SBL256894\",\"rir\":\"apnic\"}\n",
+            "{\"cidr\":\"2a06:b440::/29\",\"sblid\":\"SBL517351\",\"rir\":\"ripencc\"}\r\n",
+            "{\"cidr\":\"not a network\",\"sblid\":\"SBL1\"}\n",
+            "{\"cidr\":7}\n",
+            "{broken\n",
+            "{\"type\":\"metadata\",\"timestamp\":1700000000,\"size\":3,\"records\":2,\"copyright\":\"(c) 2026 The Spamhaus Project; all rights reserved #1\"}\n",
+        );
+        let list = parse(ndjson.as_bytes()).unwrap();
+        assert_eq!(strings(&list), ["1.10.16.0/20", "2a06:b440::/29"]);
+        assert_eq!((list.invalid, list.lines), (3, 6));
+        // A named field.
+        let format = Format {
+            json_field: Some("net".into()),
+            ..Format::default()
+        };
+        let list = parse_as(
+            format,
+            b"{\"net\":\"192.0.2.0/24\",\"cidr\":\"10.0.0.0/8\"}\n",
+        )
+        .unwrap();
+        assert_eq!(strings(&list), ["192.0.2.0/24"]);
+        // One JSON document: strings, or records.
+        let list =
+            parse(b" [\"192.0.2.1\", {\"ip\": \"2001:db8::1\"}, 5, {\"note\": \"x\"}]").unwrap();
+        assert_eq!(strings(&list), ["192.0.2.1", "2001:db8::1"]);
+        assert_eq!(list.invalid, 1);
+        assert!(matches!(parse(b"[\"192.0.2.1\""), Err(ParseError::Json(_))));
+    }
+
+    #[test]
+    fn ranges_become_the_fewest_prefixes() {
+        let body = "\
+            Bad Org, Inc.:1.2.3.0-1.2.3.255\n\
+            A: label with: colons:5.6.0.0-5.6.1.255\n\
+            v6 block:2001:db8::-2001:db8::ffff\n\
+            10.0.0.1-10.0.0.6\n\
+            198.51.100.0 - 198.51.100.7\n\
+            2001:db8:1::5-2001:db8:1::5\n\
+            9.9.9.9-9.9.9.1\n\
+            1.2.3.4-2001:db8::1\n\
+            0.0.0.1-255.255.255.254\n";
+        let list = parse(body.as_bytes()).unwrap();
+        assert_eq!(
+            strings(&list),
+            [
+                "1.2.3.0/24",
+                "5.6.0.0/23",
+                "2001:db8::/112",
+                "10.0.0.1",
+                "10.0.0.2/31",
+                "10.0.0.4/31",
+                "10.0.0.6",
+                "198.51.100.0/29",
+                "2001:db8:1::5",
+            ]
+        );
+        // Backwards and mixed families are no ranges; one too broad part
+        // refuses the whole range.
+        assert_eq!((list.invalid, list.too_broad), (2, 1));
+    }
+
+    #[test]
+    fn prefix_floors_and_scores_per_source() {
+        // Spamhaus DROPv6 text: hijacked /29s pass the default IPv6 floor.
+        let body = b"2a06:b440::/29 ; SBL517351\n2000::/15\n10.0.0.0/7\n10.0.0.0/8\n";
+        let list = parse(body).unwrap();
+        assert_eq!(strings(&list), ["2a06:b440::/29", "10.0.0.0/8"]);
+        assert_eq!(list.too_broad, 2);
+        let narrow = Format {
+            floor_v4: 16,
+            floor_v6: 32,
+            ..Format::default()
+        };
+        let list = parse_as(narrow, body).unwrap();
+        assert!(list.entries.is_empty());
+        assert_eq!((list.too_broad, list.invalid), (4, 0));
+        // ipsum: the second column counts the lists an address is on.
+        let scored = Format {
+            min_score: Some(3),
+            ..Format::default()
+        };
+        let ipsum = b"# IPsum\n192.0.2.1\t7\n192.0.2.2\t2\n192.0.2.3\n192.0.2.4 3\n192.0.2.5\tx\n";
+        let list = parse_as(scored, ipsum).unwrap();
+        assert_eq!(strings(&list), ["192.0.2.1", "192.0.2.4"]);
+        assert_eq!((list.below_score, list.invalid), (3, 0));
+    }
+
+    #[test]
+    fn formats_are_checked_as_given() {
+        let ok = Format::checked(&ListFormat {
+            json_field: Some("cidr".into()),
+            min_score: Some(2),
+            min_prefix_v4: Some(24),
+            min_prefix_v6: None,
+        })
+        .unwrap();
+        assert_eq!((ok.floor_v4, ok.floor_v6), (24, MIN_PREFIX_V6));
+        assert_eq!(ok.wire().min_prefix_v6, None);
+        assert_eq!(ok.wire().min_prefix_v4, Some(24));
+        let broad = ListFormat {
+            min_prefix_v4: Some(4),
+            ..ListFormat::default()
+        };
+        let e = Format::checked(&broad).unwrap_err();
+        assert_eq!(e.key, "min_prefix_v4");
+        assert!(e.why.contains("from 8 to 32"), "{e}");
+        let long = ListFormat {
+            min_prefix_v6: Some(129),
+            ..ListFormat::default()
+        };
+        assert!(Format::checked(&long).is_err());
+        let field = ListFormat {
+            json_field: Some("a b".into()),
+            ..ListFormat::default()
+        };
+        assert!(Format::checked(&field).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use bangui_proto::messages::{ImportRunInfo, ReasonCount};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::fetch::Reach;
+use super::parse::Format;
 use crate::store::StoreError;
 use crate::targets::Target;
 
@@ -20,6 +21,8 @@ pub struct SourceRow {
     pub origin: String,
     pub reach: Reach,
     pub secret_path: bool,
+    /// How its list is read (JSON field, score, prefix floors).
+    pub format: Format,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
     pub content_sha256: Option<Vec<u8>>,
@@ -55,6 +58,7 @@ impl SourceRow {
             origin: origin.to_string(),
             reach: Reach::Public,
             secret_path: false,
+            format: Format::default(),
             etag: None,
             last_modified: None,
             content_sha256: None,
@@ -66,7 +70,32 @@ impl SourceRow {
 }
 
 const SOURCE_COLUMNS: &str = "name, url, jail, interval_secs, max_entries, enabled, origin, etag, \
-     last_modified, content_sha256, failure_streak, last_attempt_at, last_success_at, local, secret_path";
+     last_modified, content_sha256, failure_streak, last_attempt_at, last_success_at, local, secret_path, \
+     json_field, min_score, min_prefix_v4, min_prefix_v6";
+
+/// A format's columns: NULL where it has the default, so that a default
+/// changed in a later release applies to sources that never chose.
+fn format_columns(f: &Format) -> (Option<String>, Option<i64>, Option<i64>, Option<i64>) {
+    let default = Format::default();
+    let floor = |v: u8, d: u8| (v != d).then_some(i64::from(v));
+    (
+        f.json_field.clone(),
+        f.min_score.map(|s| s.min(i64::MAX as u64) as i64),
+        floor(f.floor_v4, default.floor_v4),
+        floor(f.floor_v6, default.floor_v6),
+    )
+}
+
+fn read_format(row: &Row<'_>, at: usize) -> rusqlite::Result<Format> {
+    let default = Format::default();
+    let floor = |v: Option<i64>, d: u8| v.and_then(|v| u8::try_from(v).ok()).unwrap_or(d);
+    Ok(Format {
+        json_field: row.get(at)?,
+        min_score: row.get::<_, Option<i64>>(at + 1)?.map(|s| s.max(0) as u64),
+        floor_v4: floor(row.get(at + 2)?, default.floor_v4),
+        floor_v6: floor(row.get(at + 3)?, default.floor_v6),
+    })
+}
 
 fn read_source(row: &Row<'_>) -> rusqlite::Result<SourceRow> {
     Ok(SourceRow {
@@ -89,13 +118,16 @@ fn read_source(row: &Row<'_>) -> rusqlite::Result<SourceRow> {
             Reach::Public
         },
         secret_path: row.get(14)?,
+        format: read_format(row, 15)?,
     })
 }
 
 pub fn insert_source(conn: &Connection, s: &SourceRow, now: i64) -> Result<(), StoreError> {
+    let (json_field, min_score, floor_v4, floor_v6) = format_columns(&s.format);
     conn.execute(
-        "INSERT INTO blocklist_sources (name, url, jail, interval_secs, max_entries, enabled, origin, created_at, local, secret_path)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO blocklist_sources (name, url, jail, interval_secs, max_entries, enabled, origin, created_at, local, secret_path,
+             json_field, min_score, min_prefix_v4, min_prefix_v6)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         params![
             s.name,
             s.url,
@@ -106,21 +138,30 @@ pub fn insert_source(conn: &Connection, s: &SourceRow, now: i64) -> Result<(), S
             s.origin,
             now,
             s.reach == Reach::Local,
-            s.secret_path
+            s.secret_path,
+            json_field,
+            min_score,
+            floor_v4,
+            floor_v6
         ],
     )?;
     Ok(())
 }
 
 /// Updates what the config file says of a source; keeps its history and state.
-/// A changed URL forgets the conditional-download validators.
+/// A changed URL or format forgets the conditional-download validators: an
+/// unchanged body must be read again the new way.
 pub fn update_definition(conn: &Connection, s: &SourceRow) -> Result<(), StoreError> {
+    let (json_field, min_score, floor_v4, floor_v6) = format_columns(&s.format);
     conn.execute(
         "UPDATE blocklist_sources SET
-            etag = CASE WHEN url = ?2 THEN etag END,
-            last_modified = CASE WHEN url = ?2 THEN last_modified END,
+            etag = CASE WHEN url = ?2 AND json_field IS ?10 AND min_score IS ?11
+                AND min_prefix_v4 IS ?12 AND min_prefix_v6 IS ?13 THEN etag END,
+            last_modified = CASE WHEN url = ?2 AND json_field IS ?10 AND min_score IS ?11
+                AND min_prefix_v4 IS ?12 AND min_prefix_v6 IS ?13 THEN last_modified END,
             url = ?2, jail = ?3, interval_secs = ?4, max_entries = ?5, enabled = ?6, origin = ?7,
-            local = ?8, secret_path = ?9
+            local = ?8, secret_path = ?9, json_field = ?10, min_score = ?11,
+            min_prefix_v4 = ?12, min_prefix_v6 = ?13
          WHERE name = ?1",
         params![
             s.name,
@@ -131,7 +172,11 @@ pub fn update_definition(conn: &Connection, s: &SourceRow) -> Result<(), StoreEr
             s.enabled,
             s.origin,
             s.reach == Reach::Local,
-            s.secret_path
+            s.secret_path,
+            json_field,
+            min_score,
+            floor_v4,
+            floor_v6
         ],
     )?;
     Ok(())
@@ -554,7 +599,7 @@ pub fn unban_done(
 
 const RUN_COLUMNS: &str = "id, source, jail, trigger, status, started_at, finished_at, content_sha256, \
      download, lines, entries, invalid, duplicates, too_broad, refused, over_cap, lost, to_ban, banned, \
-     to_unban, unbanned, deferred, samples, refused_by, error";
+     to_unban, unbanned, deferred, samples, refused_by, error, below_score";
 
 pub fn insert_run(conn: &Connection, run: &ImportRunInfo) -> Result<u64, StoreError> {
     conn.execute(
@@ -581,7 +626,7 @@ pub fn update_run(conn: &Connection, r: &ImportRunInfo) -> Result<(), StoreError
         "UPDATE import_runs SET status = ?2, finished_at = ?3, content_sha256 = ?4, download = ?5,
             lines = ?6, entries = ?7, invalid = ?8, duplicates = ?9, too_broad = ?10, refused = ?11,
             over_cap = ?12, lost = ?13, to_ban = ?14, banned = ?15, to_unban = ?16, unbanned = ?17,
-            deferred = ?18, samples = ?19, refused_by = ?20, error = ?21
+            deferred = ?18, samples = ?19, refused_by = ?20, error = ?21, below_score = ?22
          WHERE id = ?1",
     )?
     .execute(params![
@@ -608,6 +653,7 @@ pub fn update_run(conn: &Connection, r: &ImportRunInfo) -> Result<(), StoreError
         r.error
             .as_deref()
             .map(|e| e.chars().take(2000).collect::<String>()),
+        n(r.below_score),
     ])?;
     Ok(())
 }
@@ -652,6 +698,7 @@ fn read_run(row: &Row<'_>) -> rusqlite::Result<ImportRunInfo> {
         invalid: u(11)?,
         duplicates: u(12)?,
         too_broad: u(13)?,
+        below_score: u(25)?,
         refused: u(14)?,
         over_cap: u(15)?,
         lost: u(16)?,
@@ -698,4 +745,66 @@ pub fn mark_interrupted(conn: &Connection, now: i64) -> Result<usize, StoreError
          WHERE status = 'running'",
         [now],
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::migrate;
+
+    fn downloaded(conn: &Connection, name: &str) {
+        let v = super::super::fetch::Validators {
+            etag: Some("\"e1\"".into()),
+            last_modified: Some("Mon, 01 Dec 2026 00:00:00 GMT".into()),
+        };
+        record_attempt(conn, name, 5, Some((&v, None))).unwrap();
+    }
+
+    #[test]
+    fn formats_round_trip_and_a_changed_one_forgets_the_validators() {
+        let (_dir, conn) = migrate::temp_db();
+        let mut row = SourceRow::new(
+            "drop".into(),
+            "https://example.net/drop_v4.json".into(),
+            None,
+            3600,
+            1000,
+            true,
+            "config",
+        );
+        row.format = Format {
+            json_field: Some("cidr".into()),
+            min_score: Some(3),
+            floor_v4: 16,
+            ..Format::default()
+        };
+        insert_source(&conn, &row, 1).unwrap();
+        let read = source(&conn, "drop").unwrap().unwrap();
+        assert_eq!(read.format, row.format);
+        // Defaults are stored as NULL, so a later default applies to them.
+        let stored: Option<i64> = conn
+            .query_row(
+                "SELECT min_prefix_v6 FROM blocklist_sources WHERE name = 'drop'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(stored, None);
+
+        downloaded(&conn, "drop");
+        update_definition(&conn, &row).unwrap();
+        assert!(
+            source(&conn, "drop").unwrap().unwrap().etag.is_some(),
+            "nothing changed"
+        );
+        row.format.min_score = Some(5);
+        update_definition(&conn, &row).unwrap();
+        let read = source(&conn, "drop").unwrap().unwrap();
+        assert_eq!(read.format.min_score, Some(5));
+        assert_eq!(
+            (read.etag, read.last_modified),
+            (None, None),
+            "read again the new way"
+        );
+    }
 }

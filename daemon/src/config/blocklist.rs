@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use bangui_proto::messages::ListFormat;
+
 use super::ConfigError;
 use super::file::BlocklistSection;
 pub use crate::blocklist::fetch::Reach;
@@ -20,6 +22,8 @@ pub struct SourceConfig {
     pub reach: Reach,
     /// `secret_path = true`: the URL's path is never shown or logged.
     pub secret_path: bool,
+    /// `json_field`, `min_score`, `min_prefix_v4`, `min_prefix_v6`.
+    pub format: crate::blocklist::parse::Format,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,6 +198,13 @@ pub fn blocklist_config(
         }
         let max_entries = s.max_entries.unwrap_or(default_max_entries);
         check_max_entries(max_entries).map_err(|e| invalid(&key("max_entries"), e))?;
+        let format = crate::blocklist::parse::Format::checked(&ListFormat {
+            json_field: s.json_field,
+            min_score: s.min_score,
+            min_prefix_v4: s.min_prefix_v4,
+            min_prefix_v6: s.min_prefix_v6,
+        })
+        .map_err(|e| invalid(&key(e.key), e.why))?;
         sources.push(SourceConfig {
             name: s.name,
             url: s.url,
@@ -203,6 +214,7 @@ pub fn blocklist_config(
             enabled: s.enabled.unwrap_or(true),
             reach,
             secret_path: s.secret_path.unwrap_or(false),
+            format,
         });
     }
     Ok(BlocklistConfig {

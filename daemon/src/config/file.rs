@@ -97,6 +97,10 @@ pub struct SourceSection {
     pub enabled: Option<bool>,
     pub local: Option<bool>,
     pub secret_path: Option<bool>,
+    pub json_field: Option<String>,
+    pub min_score: Option<u64>,
+    pub min_prefix_v4: Option<u8>,
+    pub min_prefix_v6: Option<u8>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]

@@ -165,6 +165,14 @@ fn bad_values_are_explained() {
             "[[blocklist.source]]\nname = \"a\"\nurl = \"http://x/\"\njail = \"no way\"\n",
             "blocklist.source[0].jail",
         ),
+        (
+            "[[blocklist.source]]\nname = \"a\"\nurl = \"http://x/\"\nmin_prefix_v4 = 4\n",
+            "blocklist.source[0].min_prefix_v4`: 4 cannot be: give a prefix length from 8 to 32",
+        ),
+        (
+            "[[blocklist.source]]\nname = \"a\"\nurl = \"http://x/\"\njson_field = \"\"\n",
+            "blocklist.source[0].json_field",
+        ),
     ];
     for (text, needle) in cases {
         let err = parse(text, &Overrides::default()).unwrap_err().to_string();

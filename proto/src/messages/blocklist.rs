@@ -14,6 +14,21 @@ pub struct AddSource {
     pub local: bool,
     /// The URL's path holds a secret: never shown or logged.
     pub secret_path: bool,
+    pub format: ListFormat,
+}
+
+/// How a source's list is read, where it differs from every list's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListFormat {
+    /// The field of JSON records holding the address or network; by default
+    /// the first of `cidr`, `ip`, `network`, `address`, `prefix`.
+    pub json_field: Option<String>,
+    /// Scored lists: keep lines whose second column is at least this.
+    pub min_score: Option<u64>,
+    /// The broadest IPv4 network accepted (default and broadest: /8).
+    pub min_prefix_v4: Option<u8>,
+    /// The broadest IPv6 network accepted (default and broadest: /16).
+    pub min_prefix_v6: Option<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,8 +93,11 @@ pub struct ImportRunInfo {
     pub entries: u64,
     pub invalid: u64,
     pub duplicates: u64,
-    /// Networks broader than /8 (IPv4) or /32 (IPv6), refused.
+    /// Networks broader than the source's floor (/8 IPv4, /16 IPv6 by
+    /// default), refused.
     pub too_broad: u64,
+    /// Lines of a scored list below the source's `min_score`, left out.
+    pub below_score: u64,
     /// Refused by the allowlist.
     pub refused: u64,
     pub refused_by: Vec<ReasonCount>,
@@ -111,6 +129,7 @@ pub struct SourceInfo {
     pub local: bool,
     /// The URL's path is hidden.
     pub secret_path: bool,
+    pub format: ListFormat,
     /// ctl or config.
     pub origin: String,
     /// Entries the source lists now.
@@ -146,6 +165,7 @@ pub struct ImportPlan {
     pub invalid: u64,
     pub duplicates: u64,
     pub too_broad: u64,
+    pub below_score: u64,
     pub refused: u64,
     pub refused_by: Vec<ReasonCount>,
     pub over_cap: u64,

@@ -21,8 +21,8 @@ pub use bans::{
     UnbanRequest,
 };
 pub use blocklist::{
-    AddSource, EnableSource, ImportPlan, ImportRunInfo, ListImportRuns, ReasonCount, RemoveSource,
-    RunImport, SourceInfo, SourceName, SourceRemoved,
+    AddSource, EnableSource, ImportPlan, ImportRunInfo, ListFormat, ListImportRuns, ReasonCount,
+    RemoveSource, RunImport, SourceInfo, SourceName, SourceRemoved,
 };
 pub use config::{
     Applies, ConfigEntry, ConfigView, IgnoredSetting, PendingValue, SetSetting, SettingChanged,

@@ -1,0 +1,9 @@
+-- How a source's list is read, where it differs from every list's default
+-- (NULL): the JSON field holding the address or network, the least score a
+-- scored list's second column must reach, and the broadest network accepted
+-- per family. Lines left out for their score are counted per run.
+ALTER TABLE blocklist_sources ADD COLUMN json_field TEXT;
+ALTER TABLE blocklist_sources ADD COLUMN min_score INTEGER;
+ALTER TABLE blocklist_sources ADD COLUMN min_prefix_v4 INTEGER;
+ALTER TABLE blocklist_sources ADD COLUMN min_prefix_v6 INTEGER;
+ALTER TABLE import_runs ADD COLUMN below_score INTEGER NOT NULL DEFAULT 0;
