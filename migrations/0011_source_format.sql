@@ -7,3 +7,5 @@ ALTER TABLE blocklist_sources ADD COLUMN min_score INTEGER;
 ALTER TABLE blocklist_sources ADD COLUMN min_prefix_v4 INTEGER;
 ALTER TABLE blocklist_sources ADD COLUMN min_prefix_v6 INTEGER;
 ALTER TABLE import_runs ADD COLUMN below_score INTEGER NOT NULL DEFAULT 0;
+-- When a source first listed each entry (NULL for entries listed before).
+ALTER TABLE blocklist_entries ADD COLUMN listed_at INTEGER;

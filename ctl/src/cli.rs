@@ -74,14 +74,22 @@ pub enum Command {
     Ban(BanArgs),
     /// Lift bans: from every jail that holds them, or from --jail only
     Unban(BanArgs),
-    /// Which jails ban these addresses; exits 0 when every one is banned, 1 when not
+    /// Which jails ban these addresses, themselves or by a network that holds
+    /// them; exits 0 when every one is banned, 1 when not
     Banned {
-        /// IPv4 or IPv6 addresses; `-` reads them from standard input
+        /// IPv4 or IPv6 addresses or networks; `-` reads them from standard input
         #[arg(required = true)]
         addresses: Vec<String>,
         /// Print nothing; answer by exit status only
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// Why an address is blocked, or why not: the jails that ban it (itself
+    /// or by a network), the sources that list it and since when, the
+    /// allowlist rule that refuses it, when its bans end, where it is
+    Explain {
+        /// An IPv4 or IPv6 address or network
+        target: String,
     },
     /// Where addresses come from: country, AS number, organisation
     #[command(subcommand)]
@@ -173,7 +181,8 @@ pub enum HistoryCommand {
         #[arg(long, value_name = "ID")]
         before: Option<u64>,
     },
-    /// One address: its bans across jails, blocklists that list it, where it is
+    /// One address or network: its bans across jails, blocklists that list
+    /// it, the listed or banned networks that hold it, where it is
     Ip { ip: String },
     /// Counts grouped by jail, country, asn or day
     Stats {

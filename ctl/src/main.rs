@@ -128,6 +128,7 @@ async fn dispatch(daemon: &mut Daemon, command: Command, json: bool) -> Result<(
         Command::Banned { addresses, quiet } => {
             commands::bans::banned(daemon, addresses, quiet, json).await
         }
+        Command::Explain { target } => commands::explain::run(daemon, target, json).await,
         Command::Geo(command) => commands::geo::run(daemon, command, json).await,
         Command::Blocklist(command) => commands::blocklist::run(daemon, command, json).await,
         Command::History(command) => commands::history::run(daemon, command, json).await,

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod coverage;
 pub mod dirs;
 pub mod fail2ban;
 pub mod fault;
@@ -298,6 +299,7 @@ pub async fn run(
         clock: clock.clone(),
         database: config.fail2ban.database.clone(),
         retention_days: config.history_retention_days,
+        default_jail: config.fail2ban.blocklist_jail.clone(),
     });
     let scheduler = Scheduler::new(
         Arc::new(DbRunLog(db.clone())),

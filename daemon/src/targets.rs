@@ -18,6 +18,12 @@ pub fn min_prefix(net: &IpNet) -> u8 {
     }
 }
 
+/// The address a text names, or a network's first address: where geo data
+/// for a network comes from.
+pub fn first_address(text: &str) -> Option<IpAddr> {
+    Target::parse(text).ok().map(|t| t.net().addr())
+}
+
 /// One IPv4/IPv6 address or network, in canonical form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Target(IpNet);
@@ -117,6 +123,16 @@ impl Target {
         self.0.prefix_len() < min_prefix(&self.0)
     }
 
+    /// The networks that contain this one, from the broadest bangui bans
+    /// ([`min_prefix`]) to the one just above it, broadest first: what to
+    /// look up to answer "is it banned by a network?".
+    pub fn supernets(&self) -> Vec<Target> {
+        (min_prefix(&self.0)..self.0.prefix_len())
+            .filter_map(|len| IpNet::new(self.0.addr(), len).ok())
+            .map(|n| Target(n.trunc()))
+            .collect()
+    }
+
     /// Whether the two share any address.
     pub fn overlaps(&self, other: &IpNet) -> bool {
         self.0.contains(&other.network()) || other.contains(&self.0.network())
@@ -204,6 +220,29 @@ mod tests {
             Err(TargetError::CoversMapped(_))
         ));
         assert_eq!(t("2001:db8::/32").unwrap(), "2001:db8::/32");
+    }
+
+    #[test]
+    fn supernets_run_from_the_floor_to_just_above() {
+        let nets: Vec<String> = Target::parse("1.10.16.5")
+            .unwrap()
+            .supernets()
+            .iter()
+            .map(Target::to_string)
+            .collect();
+        assert_eq!(nets.len(), 24);
+        assert_eq!(nets[0], "1.0.0.0/8");
+        assert!(nets.contains(&"1.10.16.0/20".to_string()));
+        assert_eq!(nets[23], "1.10.16.4/31");
+        let v6 = Target::parse("2a06:b440::/29").unwrap().supernets();
+        assert_eq!(v6.len(), 13);
+        assert_eq!(v6[12].to_string(), "2a06:b440::/28");
+        assert!(Target::parse("10.0.0.0/8").unwrap().supernets().is_empty());
+        assert_eq!(
+            first_address("1.10.16.0/20"),
+            Some("1.10.16.0".parse().unwrap())
+        );
+        assert_eq!(first_address("nonsense"), None);
     }
 
     #[test]

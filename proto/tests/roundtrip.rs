@@ -47,6 +47,14 @@ fn counts() -> JailCounts {
     }
 }
 
+fn covering() -> Covering {
+    Covering {
+        network: "192.0.2.0/24".into(),
+        jails: vec!["bangui-blocklist".into()],
+        sources: vec!["f".into()],
+    }
+}
+
 fn enforcement() -> Enforcement {
     Enforcement {
         jail: "bangui-blocklist".into(),
@@ -190,6 +198,9 @@ fn all_requests() -> Vec<Request> {
         }),
         Request::ConfigUnset(UnsetSetting {
             key: "sessions.default_ttl".into(),
+        }),
+        Request::Explain(ExplainQuery {
+            target: "1.10.16.5".into(),
         }),
     ]
 }
@@ -352,6 +363,7 @@ fn all_responses() -> Vec<Response> {
         Response::BannedIn(vec![BannedIn {
             address: "192.0.2.1".into(),
             jails: vec!["sshd".into()],
+            networks: vec![covering()],
         }]),
         Response::GeoRecords(vec![geo_info()]),
         Response::GeoStats(GeoStatsInfo {
@@ -449,6 +461,8 @@ fn all_responses() -> Vec<Response> {
             total_bans: 1,
             blocklists: vec!["f".into()],
             blocklist_jails: vec![],
+            covering: vec![covering()],
+            geo_of_first_address: false,
         }),
         Response::HistoryStats(HistoryStatsInfo {
             by: "jail".into(),
@@ -500,6 +514,25 @@ fn all_responses() -> Vec<Response> {
             source: ValueSource::Environment,
             applies: Applies::Shadowed(ValueSource::Flag),
         }),
+        Response::Explanation(Explanation {
+            target: "1.10.16.5".into(),
+            bans: vec![ExplainedBan {
+                jail: "bangui-blocklist".into(),
+                banned: "1.10.16.0/20".into(),
+                since: Some(1),
+                until: Some(86_401),
+                permanent: false,
+            }],
+            listings: vec![Listing {
+                source: "spamhaus".into(),
+                jail: "bangui-blocklist".into(),
+                entry: "1.10.16.0/20".into(),
+                since: None,
+            }],
+            refused: None,
+            geo: Some(geo_info()),
+            geo_of_first_address: false,
+        }),
     ]
 }
 
@@ -547,6 +580,7 @@ fn request_index(r: &Request) -> usize {
         Request::ConfigShow => 37,
         Request::ConfigSet(_) => 38,
         Request::ConfigUnset(_) => 39,
+        Request::Explain(_) => 40,
     }
 }
 
@@ -581,6 +615,7 @@ fn response_index(r: &Response) -> usize {
         Response::SetupState(_) => 26,
         Response::Config(_) => 27,
         Response::SettingChanged(_) => 28,
+        Response::Explanation(_) => 29,
     }
 }
 

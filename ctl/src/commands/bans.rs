@@ -227,6 +227,11 @@ fn report_lines(r: &BanReport, unban: bool, single: Option<&str>) -> Vec<String>
         .collect()
 }
 
+/// Banned neither itself nor by a network that holds it.
+fn is_free(b: &BannedIn) -> bool {
+    b.jails.is_empty() && b.networks.is_empty()
+}
+
 pub async fn banned(
     daemon: &mut Daemon,
     addresses: Vec<String>,
@@ -253,14 +258,28 @@ pub async fn banned(
         output::json(&answers)?;
     } else if !quiet {
         for b in &answers {
-            if b.jails.is_empty() {
-                println!("{} is not banned", b.address);
-            } else {
+            if !b.jails.is_empty() {
                 println!("{} is banned in {}", b.address, b.jails.join(", "));
+            }
+            for n in &b.networks {
+                let listed = if n.sources.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (listed by {})", n.sources.join(", "))
+                };
+                println!(
+                    "{} is banned in {} by {}{listed}",
+                    b.address,
+                    n.jails.join(", "),
+                    n.network
+                );
+            }
+            if is_free(b) {
+                println!("{} is not banned", b.address);
             }
         }
     }
-    let not_banned = answers.iter().filter(|b| b.jails.is_empty()).count();
+    let not_banned = answers.iter().filter(|b| is_free(b)).count();
     if not_banned == 0 {
         Ok(())
     } else if answers.len() == 1 || quiet || json {

@@ -83,13 +83,7 @@ pub async fn run(daemon: &mut Daemon, command: HistoryCommand, json: bool) -> Re
             }
             println!("address     {}", info.ip);
             if let Some(g) = &info.geo {
-                println!(
-                    "where       {} {} {} {}",
-                    g.country_code.as_deref().unwrap_or("-"),
-                    g.country.as_deref().unwrap_or(""),
-                    g.asn.map(|a| format!("AS{a}")).unwrap_or_default(),
-                    g.org.as_deref().unwrap_or("")
-                );
+                println!("where       {}", place(g, info.geo_of_first_address));
             }
             println!("bans        {}", info.total_bans);
             if !info.blocklists.is_empty() {
@@ -97,6 +91,16 @@ pub async fn run(daemon: &mut Daemon, command: HistoryCommand, json: bool) -> Re
             }
             if !info.blocklist_jails.is_empty() {
                 println!("banned by imports in {}", info.blocklist_jails.join(", "));
+            }
+            for c in &info.covering {
+                let mut what = Vec::new();
+                if !c.sources.is_empty() {
+                    what.push(format!("listed by {}", c.sources.join(", ")));
+                }
+                if !c.jails.is_empty() {
+                    what.push(format!("banned in {}", c.jails.join(", ")));
+                }
+                println!("inside      {} ({})", c.network, what.join("; "));
             }
             print_rows(&info.bans);
             Ok(())
@@ -110,6 +114,26 @@ pub async fn run(daemon: &mut Daemon, command: HistoryCommand, json: bool) -> Re
             groups(daemon, Request::HistoryTop(q), json).await
         }
     }
+}
+
+/// "DE Germany AS3320 Deutsche Telekom", marked when it is a network's
+/// first address that was looked up.
+pub fn place(g: &bangui_proto::messages::GeoInfo, of_first_address: bool) -> String {
+    let mut text = [
+        g.country_code.clone().unwrap_or_else(|| "-".into()),
+        g.country.clone().unwrap_or_default(),
+        g.asn.map(|a| format!("AS{a}")).unwrap_or_default(),
+        g.org.clone().unwrap_or_default(),
+    ]
+    .iter()
+    .filter(|s| !s.is_empty())
+    .cloned()
+    .collect::<Vec<_>>()
+    .join(" ");
+    if of_first_address {
+        text.push_str(" (of the network's first address)");
+    }
+    text
 }
 
 fn group_query(

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod bans;
 pub mod blocklist;
 pub mod config;
+pub mod explain;
 pub mod fail2ban;
 pub mod geo;
 pub mod history;

@@ -445,7 +445,7 @@ pub fn prelude(conn: &mut Connection, p: &Prelude<'_>) -> Result<(), StoreError>
             confirm.execute(params![id, p.now])?;
         }
     }
-    put_entries(&tx, p.source, p.added)?;
+    put_entries(&tx, p.source, p.added, p.now)?;
     if !p.adopt.is_empty() {
         let chunk = new_chunk(&tx, p.run.id, p.jail, "ban", p.adopt.len(), p.now, true)?;
         put_bans(&tx, p.jail, p.adopt, chunk)?;
@@ -455,14 +455,20 @@ pub fn prelude(conn: &mut Connection, p: &Prelude<'_>) -> Result<(), StoreError>
     Ok(())
 }
 
-fn put_entries(tx: &Transaction<'_>, source: &str, list: &[Target]) -> Result<(), StoreError> {
+fn put_entries(
+    tx: &Transaction<'_>,
+    source: &str,
+    list: &[Target],
+    now: i64,
+) -> Result<(), StoreError> {
+    // An entry listed already keeps the time it was first listed.
     let mut add = tx.prepare_cached(
-        "INSERT OR IGNORE INTO blocklist_entries (source, target) VALUES (?1, ?2)",
+        "INSERT OR IGNORE INTO blocklist_entries (source, target, listed_at) VALUES (?1, ?2, ?3)",
     )?;
     let mut buf = String::new();
     for t in list {
         text(&mut buf, t);
-        add.execute(params![source, buf])?;
+        add.execute(params![source, buf, now])?;
     }
     Ok(())
 }
@@ -545,7 +551,7 @@ pub fn ban_step(
         Some(b) => {
             let id = new_chunk(&tx, run.id, b.jail, "ban", b.targets.len(), now, false)?;
             put_bans(&tx, b.jail, b.targets, id)?;
-            put_entries(&tx, b.source, b.new_entries)?;
+            put_entries(&tx, b.source, b.new_entries, now)?;
             Some(id)
         }
         None => None,

@@ -630,10 +630,11 @@ impl Geo {
         };
         // In slices, so readers are never kept waiting long on the cache lock.
         for slice in targets.chunks(10_000) {
+            // A network's place is its first address's (as history and
+            // explain show it).
             let hosts: Vec<IpAddr> = slice
                 .iter()
                 .map(AsRef::as_ref)
-                .filter(|t| t.is_host())
                 .map(|t| t.net().addr())
                 .collect();
             self.resolve_local(&hosts, reach);

@@ -43,6 +43,8 @@ pub struct Deps {
     /// fail2ban's database; None: ask fail2ban (`get dbfile`).
     pub database: Option<PathBuf>,
     pub retention_days: u32,
+    /// The jail of sources that name none (`fail2ban.blocklist_jail`).
+    pub default_jail: String,
 }
 
 #[derive(Clone)]
@@ -283,7 +285,7 @@ impl History {
             )));
         }
         if let Some(ip) = &q.ip {
-            q.ip = Some(canonical(ip)?);
+            q.ip = Some(canonical_target(ip)?.to_string());
         }
         if let Some(c) = &q.country {
             q.country = Some(c.to_ascii_uppercase());
@@ -306,9 +308,12 @@ impl History {
         })
     }
 
+    /// An address's or a network's bans, the sources that list it, and the
+    /// networks holding it that sources list or the archive has bans of.
     pub async fn ip(&self, ip: &str) -> Result<HistoryIpInfo, HistoryError> {
-        let ip = canonical(ip)?;
-        let addr: IpAddr = ip.parse().map_err(|_| HistoryError::Invalid(ip.clone()))?;
+        let target = canonical_target(ip)?;
+        let ip = target.to_string();
+        let addr: IpAddr = target.net().addr();
         let q = HistoryQuery {
             ip: Some(ip.clone()),
             jail: None,
@@ -320,23 +325,36 @@ impl History {
         };
         let page = self.list(q).await?;
         let key = ip.clone();
-        let (total, (blocklists, blocklist_jails)) = self
+        let default_jail = self.inner.default_jail.clone();
+        let (total, (blocklists, blocklist_jails), known) = self
             .inner
             .db
             .read(move |conn| {
                 Ok((
                     store::count_ip(conn, &key)?,
                     store::blocklist_presence(conn, &key)?,
+                    crate::coverage::known(conn, &target, &default_jail)?,
                 ))
             })
             .await?;
+        let covering = known
+            .networks(&target)
+            .iter()
+            .map(|n| bangui_proto::messages::Covering {
+                network: n.to_string(),
+                jails: known.archived_jails_of(n),
+                sources: known.sources_of(n),
+            })
+            .collect();
         Ok(HistoryIpInfo {
             geo: self.inner.geo.info(addr),
+            geo_of_first_address: !target.is_host(),
             ip,
             bans: page.rows,
             total_bans: total,
             blocklists,
             blocklist_jails,
+            covering,
         })
     }
 
@@ -365,7 +383,8 @@ impl History {
         self.geo_written().await;
         let geo = self.inner.geo.clone();
         let place = move |ip: &str| -> (Option<String>, Option<u32>) {
-            match ip.parse::<IpAddr>().ok().and_then(|a| geo.info(a)) {
+            // A network's place is its first address's.
+            match crate::targets::first_address(ip).and_then(|a| geo.info(a)) {
                 Some(info) => (info.country_code, info.asn),
                 None => (None, None),
             }
@@ -402,11 +421,12 @@ impl History {
     }
 }
 
-fn canonical(ip: &str) -> Result<String, HistoryError> {
-    ip.trim()
-        .parse::<IpAddr>()
-        .map(|a| a.to_canonical().to_string())
-        .map_err(|_| {
-            HistoryError::Invalid(format!("`{}` is not an IP address", crate::geo::clean(ip)))
-        })
+/// An address or a network, as the archive writes it.
+fn canonical_target(text: &str) -> Result<crate::targets::Target, HistoryError> {
+    crate::targets::Target::parse(text).map_err(|e| {
+        HistoryError::Invalid(format!(
+            "`{}` is not an IP address or network: {e}",
+            crate::geo::clean(text)
+        ))
+    })
 }

@@ -37,6 +37,7 @@ pub fn is_costly(request: &Request) -> bool {
             | Request::HistoryTop(_)
             | Request::JailStatus(_)
             | Request::Banned(_)
+            | Request::Explain(_)
     )
 }
 

@@ -82,5 +82,66 @@ pub struct BannedQuery {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BannedIn {
     pub address: String,
+    /// Jails that ban exactly this address or network.
     pub jails: Vec<String>,
+    /// Banned networks that hold it, with the jails that ban each now.
+    pub networks: Vec<Covering>,
+}
+
+/// A network that holds the address or network asked about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Covering {
+    pub network: String,
+    /// Jails that ban the network (`banned`: as fail2ban says now;
+    /// `history ip`: as the archive has it).
+    pub jails: Vec<String>,
+    /// Blocklist sources that list the network now.
+    pub sources: Vec<String>,
+}
+
+/// "Why is this blocked, or why not?"
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExplainQuery {
+    /// An address or a network.
+    pub target: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Explanation {
+    /// As bangui writes it.
+    pub target: String,
+    /// Every ban fail2ban holds now of it or of a network that holds it.
+    pub bans: Vec<ExplainedBan>,
+    /// Every source that lists it, or a network that holds it.
+    pub listings: Vec<Listing>,
+    /// Why bangui would not ban it into its manual jail, if it would not:
+    /// the allowlist rule (or the jail's ignoreip) that refuses it.
+    pub refused: Option<Refused>,
+    /// Where it is (for a network: where its first address is).
+    pub geo: Option<crate::messages::GeoInfo>,
+    pub geo_of_first_address: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExplainedBan {
+    pub jail: String,
+    /// What fail2ban bans: the target itself or a network that holds it.
+    pub banned: String,
+    /// Unix seconds of the ban, when the archive has it.
+    pub since: Option<i64>,
+    /// Unix seconds when it ends; `None` when permanent or unknown.
+    pub until: Option<i64>,
+    pub permanent: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing {
+    pub source: String,
+    /// The source's jail.
+    pub jail: String,
+    /// The entry that lists it: the target itself or a network that holds it.
+    pub entry: String,
+    /// Unix seconds since the source lists the entry, when known (entries
+    /// listed before bangui kept the time have none).
+    pub since: Option<i64>,
 }

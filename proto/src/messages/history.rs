@@ -60,6 +60,10 @@ pub struct HistoryIpInfo {
     pub blocklists: Vec<String>,
     /// Jails where a blocklist import banned it.
     pub blocklist_jails: Vec<String>,
+    /// Networks that hold it which sources list or the archive has bans of.
+    pub covering: Vec<crate::messages::Covering>,
+    /// `geo` is of the network's first address (`ip` is a network).
+    pub geo_of_first_address: bool,
 }
 
 /// Grouped counts: `by` is jail, country, asn or day (stats) or ip,

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 
 pub use auth::{Login, Logout, Setup, SetupState};
 pub use bans::{
-    BanReport, BanRequest, BannedIn, BannedQuery, JailChange, MAX_BANNED_QUERY, Refused,
-    UnbanRequest,
+    BanReport, BanRequest, BannedIn, BannedQuery, Covering, ExplainQuery, ExplainedBan,
+    Explanation, JailChange, Listing, MAX_BANNED_QUERY, Refused, UnbanRequest,
 };
 pub use blocklist::{
     AddSource, EnableSource, ImportPlan, ImportRunInfo, ListFormat, ListImportRuns, ReasonCount,
@@ -95,6 +95,7 @@ pub enum Request {
     ConfigShow,
     ConfigSet(SetSetting),
     ConfigUnset(UnsetSetting),
+    Explain(ExplainQuery),
 }
 
 impl Request {
@@ -138,7 +139,8 @@ impl Request {
             | Request::ConfigShow
             // The password or the token is the credential here.
             | Request::Login(_)
-            | Request::Logout(_) => false,
+            | Request::Logout(_)
+            | Request::Explain(_) => false,
             Request::Setup(_) | Request::ConfigSet(_) | Request::ConfigUnset(_) => true,
             // A plan downloads the list and asks fail2ban: an administrator's call.
             Request::PlanImport(_) => true,
@@ -188,6 +190,7 @@ impl Request {
             Request::ConfigShow => "config_show",
             Request::ConfigSet(_) => "config_set",
             Request::ConfigUnset(_) => "config_unset",
+            Request::Explain(_) => "explain",
         }
     }
 }
@@ -226,6 +229,7 @@ pub enum Response {
     SetupState(SetupState),
     Config(ConfigView),
     SettingChanged(SettingChanged),
+    Explanation(Explanation),
 }
 
 impl Response {
@@ -261,6 +265,7 @@ impl Response {
             Response::SetupState(_) => "setup_state",
             Response::Config(_) => "config",
             Response::SettingChanged(_) => "setting_changed",
+            Response::Explanation(_) => "explanation",
         }
     }
 }

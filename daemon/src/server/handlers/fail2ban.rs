@@ -1,6 +1,6 @@
 use bangui_proto::messages::{
-    BanRequest, BannedIn, BannedQuery, Fail2banState, HealthQuery, JailCounts, JailStatusInfo,
-    JailStatusQuery, MAX_BANNED_QUERY, UnbanRequest,
+    BanRequest, BannedIn, BannedQuery, Covering, Fail2banState, HealthQuery, JailCounts,
+    JailStatusInfo, JailStatusQuery, MAX_BANNED_QUERY, UnbanRequest,
 };
 use bangui_proto::{ErrorCode, Response, WireError};
 
@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::page;
 use crate::bans::{Bans, READERS_REPORT_AGE};
 use crate::context::Ctx;
+use crate::coverage::Known;
 use crate::fail2ban::Fail2banError;
 use crate::targets::Target;
 
@@ -178,16 +179,84 @@ pub async fn banned(ctx: &Ctx, query: BannedQuery, admin: bool) -> Result<Respon
         .banned_in(&targets, !admin)
         .await
         .map_err(fail2ban_error)?;
+    let known = known_of(ctx, &targets).await?;
+    let networks = covering_bans(ctx, &targets, &known, admin).await?;
     Ok(Response::BannedIn(
         targets
             .iter()
             .zip(jails)
-            .map(|(t, jails)| BannedIn {
+            .zip(networks)
+            .map(|((t, jails), networks)| BannedIn {
                 address: t.to_string(),
                 jails,
+                networks,
             })
             .collect(),
     ))
+}
+
+/// Per target, the banned networks that hold it: candidates from bangui's
+/// records (sources' entries, the archive), confirmed by fail2ban.
+pub async fn covering_bans(
+    ctx: &Ctx,
+    targets: &[Target],
+    known: &[Known],
+    admin: bool,
+) -> Result<Vec<Vec<Covering>>, WireError> {
+    let mut candidates: Vec<Target> = known
+        .iter()
+        .zip(targets)
+        .flat_map(|(k, t)| k.networks(t))
+        .collect();
+    candidates.sort();
+    candidates.dedup();
+    let banned = if candidates.is_empty() {
+        Vec::new()
+    } else {
+        ctx.fail2ban
+            .banned_in(&candidates, !admin)
+            .await
+            .map_err(fail2ban_error)?
+    };
+    let jails_of = |n: &Target| {
+        candidates
+            .binary_search(n)
+            .ok()
+            .and_then(|i| banned.get(i).cloned())
+            .unwrap_or_default()
+    };
+    Ok(known
+        .iter()
+        .zip(targets)
+        .map(|(k, t)| {
+            k.networks(t)
+                .iter()
+                .filter_map(|n| {
+                    let jails = jails_of(n);
+                    (!jails.is_empty()).then(|| Covering {
+                        network: n.to_string(),
+                        jails,
+                        sources: k.sources_of(n),
+                    })
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// What bangui's records say of each target and the networks holding it.
+pub async fn known_of(ctx: &Ctx, targets: &[Target]) -> Result<Vec<Known>, WireError> {
+    let targets = targets.to_vec();
+    let default_jail = ctx.config.fail2ban.blocklist_jail.clone();
+    ctx.db
+        .read(move |conn| {
+            targets
+                .iter()
+                .map(|t| crate::coverage::known(conn, t, &default_jail))
+                .collect()
+        })
+        .await
+        .map_err(super::internal)
 }
 
 /// fail2ban's failures as the client sees them: down is "unavailable" and

@@ -4,6 +4,7 @@
 mod auth;
 mod blocklist;
 mod config;
+mod explain;
 mod fail2ban;
 mod geo;
 mod history;
@@ -64,6 +65,7 @@ pub async fn dispatch(
         Request::ConfigShow => Ok(config::show(ctx).await),
         Request::ConfigSet(r) => config::set(ctx, peer, r).await,
         Request::ConfigUnset(r) => config::unset(ctx, peer, r).await,
+        Request::Explain(q) => explain::explain(ctx, q, admin).await,
     }
 }
 
