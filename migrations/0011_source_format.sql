@@ -9,3 +9,5 @@ ALTER TABLE blocklist_sources ADD COLUMN min_prefix_v6 INTEGER;
 ALTER TABLE import_runs ADD COLUMN below_score INTEGER NOT NULL DEFAULT 0;
 -- When a source first listed each entry (NULL for entries listed before).
 ALTER TABLE blocklist_entries ADD COLUMN listed_at INTEGER;
+-- Entries an import left out because another entry of the same source holds them.
+ALTER TABLE import_runs ADD COLUMN folded INTEGER NOT NULL DEFAULT 0;

@@ -237,6 +237,7 @@ fn import_run() -> ImportRunInfo {
         duplicates: 0,
         too_broad: 0,
         below_score: 0,
+        folded: 0,
         refused: 1,
         refused_by: vec![ReasonCount {
             reason: "private".into(),
@@ -440,6 +441,7 @@ fn all_responses() -> Vec<Response> {
             duplicates: 0,
             too_broad: 0,
             below_score: 0,
+            folded: 0,
             refused: 0,
             refused_by: vec![],
             over_cap: 0,

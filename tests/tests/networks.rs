@@ -36,7 +36,7 @@ fn addresses_inside_banned_networks_are_banned_and_explained() {
         country.display().to_string()
     ));
     let daemon = home.start();
-    let _server = conf.start();
+    let server = conf.start();
     daemon.wait_fail2ban_up();
     let lists = ListServer::start();
     lists.set_lines(
@@ -94,6 +94,40 @@ fn addresses_inside_banned_networks_are_banned_and_explained() {
     );
     assert!(text.contains("bangui would not ban it"), "{text}");
     assert!(text.contains("(private)"), "{text}");
+    // Within one source, an address inside a listed network is folded into it:
+    // counted, not sent, and still found by the network.
+    lists.set_lines(
+        "mixed.txt",
+        &["45.33.80.0/24", "45.33.80.7", "45.33.81.1"].map(String::from),
+    );
+    let out = daemon.ctl(&[
+        "blocklist",
+        "add",
+        "mixed",
+        &lists.url("mixed.txt"),
+        "--local",
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = daemon.ctl_long(&["--json", "blocklist", "run", "mixed", "--wait"]);
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (run[0]["folded"].as_u64(), run[0]["to_ban"].as_u64()),
+        (Some(1), Some(2)),
+        "{run}"
+    );
+    let banned = server.banned("bangui-blocklist");
+    assert!(banned.contains(&"45.33.80.0/24".to_string()), "{banned:?}");
+    assert!(!banned.contains(&"45.33.80.7".to_string()), "{banned:?}");
+    let out = daemon.ctl(&["banned", "45.33.80.7"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("by 45.33.80.0/24 (listed by mixed)"),
+        "{text}"
+    );
+    let out = daemon.ctl(&["blocklist", "show", "mixed"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 inside listed networks"), "{text}");
+
     let out = daemon.ctl(&["explain", "not-an-address"]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
 

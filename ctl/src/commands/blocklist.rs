@@ -447,7 +447,7 @@ fn print_run(r: &ImportRunInfo) {
         r.invalid,
         r.duplicates,
         r.too_broad,
-        below(r.below_score),
+        below(r.below_score, r.folded),
         r.refused,
         r.over_cap
     );
@@ -502,13 +502,17 @@ fn print_runs(runs: &[ImportRunInfo]) {
     println!("{table}");
 }
 
-/// ", 12 below the score" when a scored list left lines out.
-fn below(n: u64) -> String {
-    if n == 0 {
-        String::new()
-    } else {
-        format!(", {n} below the score")
+/// ", 12 below the score, 40 inside listed networks" for what a list's
+/// reading left out beyond the usual.
+fn below(score: u64, folded: u64) -> String {
+    let mut text = String::new();
+    if score > 0 {
+        text.push_str(&format!(", {score} below the score"));
     }
+    if folded > 0 {
+        text.push_str(&format!(", {folded} inside listed networks"));
+    }
+    text
 }
 
 fn print_plan(p: &ImportPlan) {
@@ -521,7 +525,7 @@ fn print_plan(p: &ImportPlan) {
         p.invalid,
         p.duplicates,
         p.too_broad,
-        below(p.below_score),
+        below(p.below_score, p.folded),
         p.refused,
         p.over_cap
     );

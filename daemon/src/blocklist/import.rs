@@ -63,6 +63,7 @@ pub fn new_run(source: &SourceRow, jail: &str, trigger: &str, now: i64) -> Impor
         duplicates: 0,
         too_broad: 0,
         below_score: 0,
+        folded: 0,
         refused: 0,
         refused_by: Vec::new(),
         over_cap: 0,
@@ -170,7 +171,8 @@ pub async fn prepare(
         .into_iter()
         .map(|(reason, count)| ReasonCount { reason, count })
         .collect();
-    let mut wanted = screened.accepted;
+    let (mut wanted, folded) = super::aggregate::fold(screened.accepted);
+    run.folded = folded;
     let cap = usize::try_from(source.max_entries).unwrap_or(usize::MAX);
     if wanted.len() > cap {
         run.over_cap = (wanted.len() - cap) as u64;

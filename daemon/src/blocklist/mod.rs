@@ -3,6 +3,7 @@
 //! One import runs at a time (a mutex), so two runs never work on one jail's
 //! records at once; `bangui-ctl ban` is independent of it.
 
+mod aggregate;
 pub mod decode;
 pub mod destination;
 pub mod fetch;
@@ -726,6 +727,7 @@ impl Blocklists {
             duplicates: run.duplicates,
             too_broad: run.too_broad,
             below_score: run.below_score,
+            folded: run.folded,
             refused: run.refused,
             refused_by: run.refused_by,
             over_cap: run.over_cap,

@@ -605,7 +605,7 @@ pub fn unban_done(
 
 const RUN_COLUMNS: &str = "id, source, jail, trigger, status, started_at, finished_at, content_sha256, \
      download, lines, entries, invalid, duplicates, too_broad, refused, over_cap, lost, to_ban, banned, \
-     to_unban, unbanned, deferred, samples, refused_by, error, below_score";
+     to_unban, unbanned, deferred, samples, refused_by, error, below_score, folded";
 
 pub fn insert_run(conn: &Connection, run: &ImportRunInfo) -> Result<u64, StoreError> {
     conn.execute(
@@ -632,7 +632,8 @@ pub fn update_run(conn: &Connection, r: &ImportRunInfo) -> Result<(), StoreError
         "UPDATE import_runs SET status = ?2, finished_at = ?3, content_sha256 = ?4, download = ?5,
             lines = ?6, entries = ?7, invalid = ?8, duplicates = ?9, too_broad = ?10, refused = ?11,
             over_cap = ?12, lost = ?13, to_ban = ?14, banned = ?15, to_unban = ?16, unbanned = ?17,
-            deferred = ?18, samples = ?19, refused_by = ?20, error = ?21, below_score = ?22
+            deferred = ?18, samples = ?19, refused_by = ?20, error = ?21, below_score = ?22,
+            folded = ?23
          WHERE id = ?1",
     )?
     .execute(params![
@@ -660,6 +661,7 @@ pub fn update_run(conn: &Connection, r: &ImportRunInfo) -> Result<(), StoreError
             .as_deref()
             .map(|e| e.chars().take(2000).collect::<String>()),
         n(r.below_score),
+        n(r.folded),
     ])?;
     Ok(())
 }
@@ -705,6 +707,7 @@ fn read_run(row: &Row<'_>) -> rusqlite::Result<ImportRunInfo> {
         duplicates: u(12)?,
         too_broad: u(13)?,
         below_score: u(25)?,
+        folded: u(26)?,
         refused: u(14)?,
         over_cap: u(15)?,
         lost: u(16)?,

@@ -98,6 +98,9 @@ pub struct ImportRunInfo {
     pub too_broad: u64,
     /// Lines of a scored list below the source's `min_score`, left out.
     pub below_score: u64,
+    /// Entries left out because a network the same source lists holds them
+    /// (fail2ban bans the network; `banned` and `explain` still find them).
+    pub folded: u64,
     /// Refused by the allowlist.
     pub refused: u64,
     pub refused_by: Vec<ReasonCount>,
@@ -166,6 +169,7 @@ pub struct ImportPlan {
     pub duplicates: u64,
     pub too_broad: u64,
     pub below_score: u64,
+    pub folded: u64,
     pub refused: u64,
     pub refused_by: Vec<ReasonCount>,
     pub over_cap: u64,
