@@ -149,4 +149,18 @@ fn addresses_inside_banned_networks_are_banned_and_explained() {
     let out = daemon.ctl(&["history", "ip", "2a06:b440::/29"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("(of the network's first address)"), "{text}");
+    let g: Value = daemon.ctl_json(&["geo", "lookup", "1.10.16.0/20"]);
+    assert_eq!(g[0]["country_code"], "CN", "{g}");
+
+    // Once archived, the networks count under their place, not "unknown".
+    let out = daemon.ctl(&["--json", "jobs", "run", "history_sync", "--wait"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let top: Value = daemon.ctl_json(&["history", "top", "--by", "country"]);
+    let keys: Vec<&str> = top["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["key"].as_str().unwrap_or("?"))
+        .collect();
+    assert!(keys.contains(&"CN") && keys.contains(&"NL"), "{top}");
 }

@@ -101,14 +101,15 @@ pub enum GeoError {
 }
 
 /// Addresses as typed, canonical (IPv4-mapped IPv6 is IPv4); the first bad one is the error.
+/// Addresses, or networks (answered for their first address, where geo
+/// data for a network comes from everywhere).
 fn parse_addresses(addresses: &[String]) -> Result<Vec<IpAddr>, GeoError> {
     addresses
         .iter()
         .map(|a| {
-            a.trim()
-                .parse::<IpAddr>()
+            crate::targets::first_address(a)
                 .map(|ip| ip.to_canonical())
-                .map_err(|_| GeoError::Invalid(clean(a).chars().take(64).collect()))
+                .ok_or_else(|| GeoError::Invalid(clean(a).chars().take(64).collect()))
         })
         .collect()
 }
