@@ -106,21 +106,13 @@ impl Fail2banConf {
     /// `fail2ban-client reload`, as an administrator runs it: the client
     /// reads this configuration and sends it to the running server.
     pub fn reload(&self) -> Result<String, String> {
-        let out = Command::new(CLIENT)
+        let mut command = Command::new(CLIENT);
+        command
             .arg("-c")
             .arg(&self.dir)
             .arg("-s")
-            .arg(self.socket())
-            .arg("reload")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        if out.status.success() {
-            Ok(text)
-        } else {
-            Err(format!("{text}{}", String::from_utf8_lossy(&out.stderr)))
-        }
+            .arg(self.socket());
+        run_client(command.arg("reload"))
     }
 
     /// Adds a jail that watches nothing, with extra `key = value` lines.
@@ -185,6 +177,17 @@ impl Fail2banConf {
     }
 }
 
+/// A `fail2ban-client` run: what it printed, or why it failed.
+fn run_client(command: &mut Command) -> Result<String, String> {
+    let out = command.stdin(Stdio::null()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("{text}{}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
 pub struct Fail2banServer {
     child: Option<Child>,
     pub socket: PathBuf,
@@ -210,19 +213,8 @@ impl Fail2banServer {
     /// Runs the real `fail2ban-client` against this server: an oracle
     /// independent of bangui's own client.
     pub fn client(&self, args: &[&str]) -> Result<String, String> {
-        let out = Command::new(CLIENT)
-            .arg("-s")
-            .arg(&self.socket)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        if out.status.success() {
-            Ok(text)
-        } else {
-            Err(format!("{text}{}", String::from_utf8_lossy(&out.stderr)))
-        }
+        let mut command = Command::new(CLIENT);
+        run_client(command.arg("-s").arg(&self.socket).args(args))
     }
 
     /// The addresses a jail bans now, as fail2ban-client prints them.
