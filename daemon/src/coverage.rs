@@ -84,9 +84,63 @@ impl Known {
     }
 }
 
+/// Beyond this many targets, the prefix lengths in use are read once and
+/// only those supernets looked up (one scan instead of up to 224 lookups a
+/// target).
+const LOOK_UP_EVERY_LENGTH_UP_TO: usize = 64;
+
+/// [`known`] for many targets.
+pub fn known_all(
+    conn: &Connection,
+    targets: &[Target],
+    default_jail: &str,
+) -> Result<Vec<Known>, StoreError> {
+    let lengths = if targets.len() > LOOK_UP_EVERY_LENGTH_UP_TO {
+        Some(lengths_in_use(conn)?)
+    } else {
+        None
+    };
+    targets
+        .iter()
+        .map(|t| lookup(conn, t, default_jail, lengths.as_ref()))
+        .collect()
+}
+
+/// The prefix lengths of the networks sources list or the archive holds,
+/// per family (IPv4, IPv6).
+fn lengths_in_use(conn: &Connection) -> Result<[Vec<u8>; 2], StoreError> {
+    let mut lengths: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+    for sql in [
+        "SELECT DISTINCT target FROM blocklist_entries WHERE instr(target, '/')",
+        "SELECT DISTINCT ip FROM ban_history WHERE instr(ip, '/')",
+    ] {
+        let mut stmt = conn.prepare_cached(sql)?;
+        let texts = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        for text in texts {
+            if let Ok(t) = Target::parse(&text?) {
+                let family = usize::from(t.net().addr().is_ipv6());
+                let len = t.net().prefix_len();
+                if !lengths[family].contains(&len) {
+                    lengths[family].push(len);
+                }
+            }
+        }
+    }
+    Ok(lengths)
+}
+
 /// Looks up `target` and every network that holds it: a few dozen indexed
 /// lookups (24 supernets for an IPv4 address, 112 for IPv6).
 pub fn known(conn: &Connection, target: &Target, default_jail: &str) -> Result<Known, StoreError> {
+    lookup(conn, target, default_jail, None)
+}
+
+fn lookup(
+    conn: &Connection,
+    target: &Target,
+    default_jail: &str,
+    lengths: Option<&[Vec<u8>; 2]>,
+) -> Result<Known, StoreError> {
     let mut listed_stmt = conn.prepare_cached(
         "SELECT e.source, coalesce(s.jail, ?2), e.listed_at FROM blocklist_entries e
            JOIN blocklist_sources s ON s.name = e.source
@@ -97,7 +151,13 @@ pub fn known(conn: &Connection, target: &Target, default_jail: &str) -> Result<K
     )?;
     let mut known = Known::default();
     let mut candidates = vec![*target];
-    candidates.extend(target.supernets());
+    let family = usize::from(target.net().addr().is_ipv6());
+    candidates.extend(
+        target
+            .supernets()
+            .into_iter()
+            .filter(|n| lengths.is_none_or(|l| l[family].contains(&n.net().prefix_len()))),
+    );
     for entry in candidates {
         let text = entry.to_string();
         let rows = listed_stmt.query_map(rusqlite::params![text, default_jail], |r| {
@@ -184,5 +244,12 @@ mod tests {
         // A network is looked up with the networks that hold it, not those inside.
         let k = known(&conn, &net, "bangui-blocklist").unwrap();
         assert_eq!(k.networks(&net).len(), 1);
+        // Many at once: only the lengths in use are looked up, same answers.
+        let many: Vec<Target> = (0..100)
+            .map(|i| Target::parse(&format!("1.10.16.{i}")).unwrap())
+            .collect();
+        let all = known_all(&conn, &many, "bangui-blocklist").unwrap();
+        assert_eq!(all[5], known(&conn, &many[5], "bangui-blocklist").unwrap());
+        assert_eq!(all[5].networks(&many[5]).len(), 2);
     }
 }

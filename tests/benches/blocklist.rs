@@ -164,6 +164,45 @@ impl Rig {
     }
 }
 
+/// `banned` for the most addresses one request takes, IPv4 and IPv6: each
+/// is also looked up with every network that could hold it (24 for IPv4,
+/// 112 for IPv6) in the list and the archive.
+fn banned_questions(r: &Rig, listed: &[String]) {
+    let n = bangui_proto::messages::MAX_BANNED_QUERY as usize;
+    let v6: Vec<String> = (0..n)
+        .map(|i| format!("2a01:4f8::{:x}:{:x}", i / 256, i % 256 + 1))
+        .collect();
+    for (what, asked) in [
+        ("IPv4, listed", &listed[..n]),
+        ("IPv6, not listed", &v6[..]),
+    ] {
+        let started = Instant::now();
+        let mut ctl = std::process::Command::new(bangui_tests::bin("bangui-ctl"))
+            .arg("--socket")
+            .arg(r.home.socket())
+            .args(["--json", "banned", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            ctl.stdin
+                .take()
+                .unwrap()
+                .write_all(asked.join("\n").as_bytes())
+                .unwrap();
+        }
+        let out = ctl.wait_with_output().unwrap();
+        let answers: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(answers.len(), n);
+        println!(
+            "banned for {n} addresses ({what}), networks holding them included: {:.3} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+}
+
 fn imports(list: &[String], best: Duration) {
     let r = rig("");
     r.lists.set_lines("list.txt", list);
@@ -210,6 +249,7 @@ fn imports(list: &[String], best: Duration) {
         run["unbanned"],
         run["deferred"]
     );
+    banned_questions(&r, &changed);
     for line in r
         .daemon
         .log_text()

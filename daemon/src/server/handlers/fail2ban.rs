@@ -249,12 +249,7 @@ pub async fn known_of(ctx: &Ctx, targets: &[Target]) -> Result<Vec<Known>, WireE
     let targets = targets.to_vec();
     let default_jail = ctx.config.fail2ban.blocklist_jail.clone();
     ctx.db
-        .read(move |conn| {
-            targets
-                .iter()
-                .map(|t| crate::coverage::known(conn, t, &default_jail))
-                .collect()
-        })
+        .read(move |conn| crate::coverage::known_all(conn, &targets, &default_jail))
         .await
         .map_err(super::internal)
 }
