@@ -63,11 +63,13 @@ impl Known {
         s
     }
 
-    pub fn archived_jails_of(&self, entry: &Target) -> Vec<String> {
+    /// Jails whose archived bans of `entry` are in force at `now`.
+    pub fn archived_jails_of(&self, entry: &Target, now: i64) -> Vec<String> {
         let mut j: Vec<String> = self
             .archived
             .iter()
             .filter(|a| a.banned == *entry)
+            .filter(|a| a.bantime < 0 || a.time_of_ban.saturating_add(a.bantime) > now)
             .map(|a| a.jail.clone())
             .collect();
         j.sort();
@@ -237,9 +239,12 @@ mod tests {
         let net = Target::parse("1.10.16.0/20").unwrap();
         assert_eq!(k.sources_of(&net), ["drop"]);
         assert_eq!(k.latest("bangui-blocklist", &net).unwrap().time_of_ban, 200);
-        assert_eq!(
-            k.archived_jails_of(&Target::parse("1.10.0.0/16").unwrap()),
-            ["sshd"]
+        let wide = Target::parse("1.10.0.0/16").unwrap();
+        assert_eq!(k.archived_jails_of(&wide, 1_000_000), ["sshd"], "permanent");
+        assert_eq!(k.archived_jails_of(&net, 1_000), ["bangui-blocklist"]);
+        assert!(
+            k.archived_jails_of(&net, 200 + 86_400).is_empty(),
+            "its time is up"
         );
         // A network is looked up with the networks that hold it, not those inside.
         let k = known(&conn, &net, "bangui-blocklist").unwrap();

@@ -185,8 +185,40 @@ fn push(state: &mut State, chunk: &[u8], limit: u64) -> Result<(), DecodeError> 
     Ok(())
 }
 
+/// Most entries (files and folders) an archive may name: the zip reader
+/// builds a record for each before the one file can be picked.
+const MOST_ZIP_ENTRIES: u16 = 16;
+
+/// The entry count the end-of-archive record gives, read before the
+/// archive is opened; `None` when there is no such record.
+fn zip_entries(archive: &[u8]) -> Option<u16> {
+    const END: &[u8] = b"PK\x05\x06";
+    // The record is 22 bytes and a comment of at most 65,535.
+    let from = archive.len().saturating_sub(22 + 65_535);
+    let at = archive[from..].windows(END.len()).rposition(|w| w == END)? + from;
+    let count = archive.get(at + 10..at + 12)?;
+    Some(u16::from_le_bytes([count[0], count[1]]))
+}
+
 /// The one file of a zip archive, into the parser.
 fn unzip(text: &mut Text, archive: Vec<u8>) -> Result<(), DecodeError> {
+    match zip_entries(&archive) {
+        Some(n) if n <= MOST_ZIP_ENTRIES => {}
+        Some(n) => {
+            return Err(DecodeError::Corrupt {
+                format: "a zip archive",
+                why: format!(
+                    "it names {} entries; bangui reads an archive of exactly one list",
+                    if n == u16::MAX {
+                        "65,535 or more".to_string()
+                    } else {
+                        n.to_string()
+                    }
+                ),
+            });
+        }
+        None => return Err(corrupt("zip", &"no end-of-archive record (cut off?)")),
+    }
     let mut zip =
         zip::ZipArchive::new(std::io::Cursor::new(archive)).map_err(|e| corrupt("zip", &e))?;
     let files: Vec<usize> = (0..zip.len())
@@ -305,6 +337,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("zip archive"), "{e}");
+        // Many entries are refused before the reader builds a record for each.
+        let names: Vec<String> = (0..40).map(|i| format!("{i}.txt")).collect();
+        let files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+        let e = decode(&zipped(&files), 1 << 20, 64)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("names 40 entries"), "{e}");
         // A gzip of something binary is still refused as binary.
         let e = decode(&gzip(b"\x00\x01"), 1 << 20, 64).unwrap_err();
         assert!(

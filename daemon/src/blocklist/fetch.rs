@@ -190,18 +190,21 @@ impl Fetcher {
     }
 
     /// Downloads and parses, retrying transient failures.
+    /// `keep`: the most entries parsed and kept (the rest only counted).
+    #[allow(clippy::too_many_arguments)]
     pub async fn fetch(
         &self,
         url: &str,
         reach: Reach,
         format: &Format,
+        keep: usize,
         validators: &Validators,
         cancel: &CancellationToken,
     ) -> Result<Fetched, FetchError> {
         let mut attempt = 0;
         loop {
             let result = tokio::select! {
-                r = self.once(url, reach, format, validators) => r,
+                r = self.once(url, reach, format, keep, validators) => r,
                 _ = cancel.cancelled() => return Err(FetchError::Cancelled),
             };
             match result {
@@ -225,6 +228,7 @@ impl Fetcher {
         url: &str,
         reach: Reach,
         format: &Format,
+        keep: usize,
         validators: &Validators,
     ) -> Result<Fetched, (FetchError, Option<Duration>)> {
         let parsed = reqwest::Url::parse(url)
@@ -234,7 +238,7 @@ impl Fetcher {
                 .to_file_path()
                 .map_err(|()| (FetchError::File("not a local path".into()), None))?;
             // Under the download timeout too: a file can be slow (NFS) or stall.
-            let read = self.file(&path, format, validators);
+            let read = self.file(&path, format, keep, validators);
             return match tokio::time::timeout(self.timeout, read).await {
                 Ok(result) => result.map_err(|e| (e, None)),
                 Err(_) => Err((FetchError::Timeout(self.timeout), None)),
@@ -283,7 +287,7 @@ impl Fetcher {
         };
         // Sized for the announced length (bounded by max_body), if any.
         let hint = response.content_length().unwrap_or(0).min(self.max_body);
-        let mut body = self.body(format, hint);
+        let mut body = self.body(format, keep, hint);
         let mut bytes = 0u64;
         while let Some(chunk) = response.chunk().await.map_err(|e| (self.error(e), None))? {
             bytes += chunk.len() as u64;
@@ -301,14 +305,16 @@ impl Fetcher {
     }
 
     /// What turns a body's bytes into entries, for `format`.
-    fn body(&self, format: &Format, hint: u64) -> Body {
-        Body::new(Parser::with_size_hint(format.clone(), hint), self.max_body)
+    fn body(&self, format: &Format, keep: usize, hint: u64) -> Body {
+        let parser = Parser::with_size_hint(format.clone(), hint).keeping(keep);
+        Body::new(parser, self.max_body)
     }
 
     async fn file(
         &self,
         path: &std::path::Path,
         format: &Format,
+        keep: usize,
         validators: &Validators,
     ) -> Result<Fetched, FetchError> {
         let file_error = |e: std::io::Error| FetchError::File(bangui_proto::errors::io_text(&e));
@@ -325,7 +331,7 @@ impl Fetcher {
         if validators.etag.as_deref() == Some(stamp.as_str()) {
             return Ok(Fetched::NotModified);
         }
-        let mut body = self.body(format, meta.len().min(self.max_body));
+        let mut body = self.body(format, keep, meta.len().min(self.max_body));
         let mut buf = vec![0u8; 256 * 1024];
         let mut bytes = 0u64;
         loop {

@@ -101,6 +101,7 @@ pub async fn prepare(
             &source.url,
             source.reach,
             &source.format,
+            parse_bound(source.max_entries),
             &validators,
             cancel,
         )
@@ -130,6 +131,8 @@ pub async fn prepare(
             run.duplicates = list.duplicates;
             run.too_broad = list.too_broad;
             run.below_score = list.below_score;
+            // Never kept, so over the cap whatever the allowlist does.
+            run.over_cap = list.beyond;
             // Lines of a body that is not a list are kept nowhere: whatever the
             // URL pointed at (a file, an internal page) is not shown back.
             let is_list = !list.entries.is_empty() && list.invalid <= list.entries.len() as u64;
@@ -162,6 +165,13 @@ pub async fn prepare(
         )
         .await
         .map_err(|e| format!("cannot check the allowlist against fail2ban: {e}"))?;
+    // The stored entries are folded: a stored network the allowlist now
+    // refuses stands for addresses only the list itself still has. Read it
+    // again, whole.
+    if conditional && hash.is_some() && screened.refused.iter().any(|r| r.target.contains('/')) {
+        tracing::info!(source = %source.name, "a stored network is refused now; downloading the list again");
+        return Box::pin(prepare(inner, source, jail, run, false, cancel)).await;
+    }
     run.refused = screened.refused.len() as u64;
     let mut by: BTreeMap<String, u64> = BTreeMap::new();
     for r in &screened.refused {
@@ -171,13 +181,16 @@ pub async fn prepare(
         .into_iter()
         .map(|(reason, count)| ReasonCount { reason, count })
         .collect();
-    let (mut wanted, folded) = super::aggregate::fold(screened.accepted);
-    run.folded = folded;
+    // The cap first: folding into a network the cap then cut would ban
+    // neither it nor what it holds.
+    let mut accepted = screened.accepted;
     let cap = usize::try_from(source.max_entries).unwrap_or(usize::MAX);
-    if wanted.len() > cap {
-        run.over_cap = (wanted.len() - cap) as u64;
-        wanted.truncate(cap);
+    if accepted.len() > cap {
+        run.over_cap += (accepted.len() - cap) as u64;
+        accepted.truncate(cap);
     }
+    let (mut wanted, folded) = super::aggregate::fold(accepted);
+    run.folded = folded;
     wanted.sort_unstable();
     // What will be applied, in canonical order: the content's identity.
     let hash = hash.or_else(|| Some(content_hash(&wanted)));
@@ -187,6 +200,13 @@ pub async fn prepare(
         hash,
         validators,
     })
+}
+
+/// The most entries a download's parse keeps: twice the source's cap, so
+/// that entries the allowlist refuses leave enough to fill it, and a body
+/// of ranges cannot grow the daemon without bound.
+fn parse_bound(max_entries: u64) -> usize {
+    usize::try_from(max_entries.saturating_mul(2).max(1_000)).unwrap_or(usize::MAX)
 }
 
 /// SHA-256 of sorted distinct entries in canonical form, one per line.

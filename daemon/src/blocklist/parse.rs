@@ -20,6 +20,9 @@ use bangui_proto::messages::ListFormat;
 
 use crate::targets::{MIN_PREFIX_V4, MIN_PREFIX_V6, Target};
 
+/// A UTF-8 byte order mark, which some lists start with.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Longer lines mean this is not a blocklist.
 pub const MAX_LINE: usize = 4096;
 /// Invalid lines kept for the run record.
@@ -131,6 +134,8 @@ pub struct ParsedList {
     pub too_broad: u64,
     /// Lines whose score is below the source's `min_score`.
     pub below_score: u64,
+    /// Entries past [`Parser::keeping`]'s bound, counted and not kept.
+    pub beyond: u64,
     /// "line 7 (invalid): `text`", "line 9 (too broad): `0.0.0.0/1`", at most
     /// [`MAX_SAMPLES`].
     pub samples: Vec<String>,
@@ -149,6 +154,14 @@ pub struct Parser {
     seen: HashSet<Target, foldhash::fast::RandomState>,
     partial: Vec<u8>,
     started: bool,
+    /// The body's first bytes while they may still be (part of) a BOM or
+    /// white space: what the body is (lines, or one JSON array) is decided
+    /// by its first other byte, however the body is cut into chunks.
+    head: Vec<u8>,
+    /// Entries kept at most (0: no bound); see [`Parser::keeping`].
+    most: usize,
+    /// The bound was met even with duplicates folded: nothing more is kept.
+    full: bool,
     /// `v4` length at which duplicates are folded while parsing, so that a
     /// body repeating one address millions of times never holds them all.
     next_fold: usize,
@@ -178,19 +191,49 @@ impl Parser {
         p
     }
 
-    pub fn feed(&mut self, mut chunk: &[u8]) -> Result<(), ParseError> {
+    /// Keeps at most `most` entries; the rest are only counted
+    /// ([`ParsedList::beyond`]). Ranges can make many entries of one short
+    /// line, so without a bound a small body could take gigabytes.
+    pub fn keeping(mut self, most: usize) -> Parser {
+        self.most = most;
+        self
+    }
+
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), ParseError> {
         if let Some(document) = &mut self.document {
             document.extend_from_slice(chunk);
             return Ok(());
         }
-        if !self.started && !chunk.is_empty() {
-            self.started = true;
-            chunk = chunk.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(chunk);
-            if chunk.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-                self.document = Some(chunk.to_vec());
-                return Ok(());
-            }
+        if self.started {
+            return self.feed_lines(chunk);
         }
+        self.head.extend_from_slice(chunk);
+        if self.head.len() < BOM.len() && BOM.starts_with(&self.head) {
+            return Ok(());
+        }
+        let undecided = {
+            let body = self.head.strip_prefix(BOM).unwrap_or(&self.head);
+            body.iter().all(u8::is_ascii_whitespace) && self.head.len() <= MAX_LINE
+        };
+        if undecided {
+            return Ok(());
+        }
+        self.begin()
+    }
+
+    /// Decides what the body is from its head, and reads the head so.
+    fn begin(&mut self) -> Result<(), ParseError> {
+        self.started = true;
+        let head = std::mem::take(&mut self.head);
+        let body = head.strip_prefix(BOM).unwrap_or(&head);
+        if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            self.document = Some(body.to_vec());
+            return Ok(());
+        }
+        self.feed_lines(body)
+    }
+
+    fn feed_lines(&mut self, mut chunk: &[u8]) -> Result<(), ParseError> {
         if !self.partial.is_empty() {
             match memchr::memchr(b'\n', chunk) {
                 None => {
@@ -221,6 +264,9 @@ impl Parser {
     }
 
     pub fn finish(mut self) -> Result<ParsedList, ParseError> {
+        if !self.started && !self.head.is_empty() {
+            self.begin()?;
+        }
         if let Some(document) = self.document.take() {
             self.json_document(&document)?;
         }
@@ -249,7 +295,11 @@ impl Parser {
         if self.format.min_score.is_none()
             && let Some(v4) = plain_ipv4(data)
         {
-            self.push_v4(v4);
+            if self.room() {
+                self.push_v4(v4);
+            } else {
+                self.list.beyond += 1;
+            }
             return Ok(());
         }
         // Before comments are cut: a JSON string may hold `#` or `;`.
@@ -293,7 +343,9 @@ impl Parser {
         if second == Some("-") {
             match third.map(|end| spanned(first, end)) {
                 Some(Some(Ok(nets))) => self.targets(number, raw, &nets),
-                _ => self.invalid(number, raw),
+                Some(Some(Err(()))) => self.invalid(number, raw),
+                // `1.2.3.4 - a comment`: the address, the rest a column.
+                _ => self.targets(number, raw, &[start]),
             }
             return;
         }
@@ -316,6 +368,10 @@ impl Parser {
             return;
         }
         for &t in targets {
+            if !self.room() {
+                self.list.beyond += 1;
+                continue;
+            }
             match (t.is_host(), t.net().addr()) {
                 (true, std::net::IpAddr::V4(v4)) => self.push_v4(v4.into()),
                 _ => {
@@ -369,16 +425,29 @@ impl Parser {
         }
     }
 
-    /// A body that is one JSON array: its elements as lines.
+    /// A body that is one JSON array: its elements as lines, read one at a
+    /// time (a parsed array of small values is many times its text).
     fn json_document(&mut self, document: &[u8]) -> Result<(), ParseError> {
-        let items: Vec<serde_json::Value> =
-            serde_json::from_slice(document).map_err(|e| ParseError::Json(e.to_string()))?;
-        for item in &items {
-            self.list.lines += 1;
-            let shown = item.to_string();
-            self.json_value(self.list.lines, shown.as_bytes(), item);
+        use serde::de::DeserializeSeed;
+        let failed = |e: serde_json::Error| ParseError::Json(e.to_string());
+        let mut reader = serde_json::Deserializer::from_slice(document);
+        Elements(self).deserialize(&mut reader).map_err(failed)?;
+        reader.end().map_err(failed)
+    }
+
+    /// Whether one more entry may be kept: duplicates are folded first, so
+    /// a list repeating itself is not cut short.
+    fn room(&mut self) -> bool {
+        if self.most == 0 || self.list.entries.len() < self.most {
+            return true;
         }
-        Ok(())
+        if self.full {
+            return false;
+        }
+        self.fold_v4_duplicates();
+        self.reindex_v4();
+        self.full = self.list.entries.len() >= self.most;
+        !self.full
     }
 
     fn push_v4(&mut self, v4: u32) {
@@ -486,6 +555,35 @@ fn plain_ipv4(data: &[u8]) -> Option<u32> {
         }
     }
     (dots == 3 && digits > 0).then_some(value << 8 | octet)
+}
+
+/// Feeds a JSON array's elements to the parser as they are read.
+struct Elements<'a>(&'a mut Parser);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Elements<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Elements<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of addresses, networks or records")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(item) = seq.next_element::<serde_json::Value>()? {
+            self.0.list.lines += 1;
+            let shown = item.to_string();
+            self.0
+                .json_value(self.0.list.lines, shown.as_bytes(), &item);
+        }
+        Ok(())
+    }
 }
 
 /// "start end prefix …" (DShield's block list): start/prefix, when it fits.
@@ -814,6 +912,44 @@ mod tests {
             ..ListFormat::default()
         };
         assert!(Format::checked(&field).is_err());
+    }
+
+    #[test]
+    fn what_a_body_is_does_not_depend_on_its_chunks() {
+        let array = b"\xEF\xBB\xBF \n [\"192.0.2.1\", \"192.0.2.2\"]";
+        let lines = b"\xEF\xBB\xBF  \n192.0.2.1\n192.0.2.2 - a comment\n";
+        for body in [&array[..], &lines[..]] {
+            let whole = parse(body).unwrap();
+            assert_eq!(strings(&whole), ["192.0.2.1", "192.0.2.2"], "{body:?}");
+            for size in [1, 2, 3, 4, 5] {
+                let mut p = Parser::new();
+                for chunk in body.chunks(size) {
+                    p.feed(chunk).unwrap();
+                }
+                assert_eq!(p.finish().unwrap(), whole, "chunks of {size}");
+            }
+        }
+        assert_eq!(parse(b"   ").unwrap().entries.len(), 0);
+    }
+
+    #[test]
+    fn ranges_cannot_grow_a_list_past_the_bound() {
+        // 126 prefixes from one short line, on many lines.
+        let body: String = (0..200)
+            .map(|i| format!("1:{i:x}::1-1:{i:x}::ffff:ffff:ffff:fffe\n"))
+            .collect();
+        let mut p = Parser::with_size_hint(Format::default(), 0).keeping(1000);
+        p.feed(body.as_bytes()).unwrap();
+        let list = p.finish().unwrap();
+        assert_eq!(list.entries.len(), 1000);
+        assert_eq!(list.beyond, 200 * 126 - 1000);
+        // Duplicates do not count against the bound.
+        let mut p = Parser::with_size_hint(Format::default(), 0).keeping(3);
+        p.feed("192.0.2.1\n".repeat(10).as_bytes()).unwrap();
+        p.feed(b"192.0.2.2\n192.0.2.3\n192.0.2.4\n").unwrap();
+        let list = p.finish().unwrap();
+        assert_eq!(strings(&list), ["192.0.2.1", "192.0.2.2", "192.0.2.3"]);
+        assert_eq!(list.beyond, 1);
     }
 
     #[test]

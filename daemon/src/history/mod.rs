@@ -342,7 +342,7 @@ impl History {
             .iter()
             .map(|n| bangui_proto::messages::Covering {
                 network: n.to_string(),
-                jails: known.archived_jails_of(n),
+                jails: known.archived_jails_of(n, self.inner.clock.now_unix()),
                 sources: known.sources_of(n),
             })
             .collect();

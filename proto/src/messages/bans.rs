@@ -93,7 +93,7 @@ pub struct BannedIn {
 pub struct Covering {
     pub network: String,
     /// Jails that ban the network (`banned`: as fail2ban says now;
-    /// `history ip`: as the archive has it).
+    /// `history ip`: the archive's bans still in force).
     pub jails: Vec<String>,
     /// Blocklist sources that list the network now.
     pub sources: Vec<String>,
