@@ -164,3 +164,51 @@ fn addresses_inside_banned_networks_are_banned_and_explained() {
         .collect();
     assert!(keys.contains(&"CN") && keys.contains(&"NL"), "{top}");
 }
+
+/// An import that stored a network, and folded an address inside it, meets
+/// an allowlist that now refuses the network while the list host answers
+/// 304: the address must still be banned, so the list is read again whole.
+#[test]
+fn a_folded_address_is_banned_when_its_network_becomes_refused() {
+    let home = Home::new();
+    let conf = Fail2banConf::new(&home);
+    let config = |allow: &str| {
+        format!(
+            "{}\n[jobs.blocklist_import]\nenabled = false\n[jobs.health_check]\ninterval = \"1s\"\n[allowlist]\nnetworks = [{allow}]\n",
+            conf.daemon_section()
+        )
+    };
+    home.write_config(&config(""));
+    let daemon = home.start();
+    let server = conf.start();
+    daemon.wait_fail2ban_up();
+    let lists = ListServer::start();
+    lists.set_lines("l.txt", &["45.33.90.0/24", "45.33.90.5"].map(String::from));
+    let out = daemon.ctl(&["blocklist", "add", "l", &lists.url("l.txt"), "--local"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let run = |daemon: &bangui_tests::Daemon| -> Value {
+        let out = daemon.ctl_long(&["--json", "blocklist", "run", "l", "--wait"]);
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()[0].clone()
+    };
+    assert_eq!(run(&daemon)["folded"], 1);
+    assert_eq!(server.banned("bangui-blocklist"), ["45.33.90.0/24"]);
+
+    home.write_config(&config("\"45.33.90.128/25\""));
+    daemon.signal(nix::sys::signal::Signal::SIGHUP);
+    wait_for("the new allowlist", || {
+        let v = daemon.ctl_json(&["config", "show", "allowlist.networks"]);
+        v["entries"][0]["value"]
+            .as_str()
+            .is_some_and(|s| s.contains("45.33.90.128/25"))
+            .then_some(())
+    });
+    let requests = lists.requests("l.txt");
+    let r = run(&daemon);
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(
+        lists.requests("l.txt"),
+        requests + 2,
+        "a 304, then the whole list"
+    );
+    assert_eq!(server.banned("bangui-blocklist"), ["45.33.90.5"], "{r}");
+}
