@@ -21,6 +21,12 @@ pub async fn run(daemon: &mut Daemon, target: String, json: bool) -> Result<(), 
     Ok(())
 }
 
+/// " since 2026-12-01 10:00:00", when the time is known.
+fn since(at: Option<i64>) -> String {
+    at.map(|t| format!(" since {}", output::when(t)))
+        .unwrap_or_default()
+}
+
 fn print(e: &Explanation) {
     let now = output::now_unix();
     if e.bans.is_empty() {
@@ -32,10 +38,7 @@ fn print(e: &Explanation) {
         } else {
             format!(" by {}", b.banned)
         };
-        let since = b
-            .since
-            .map(|t| format!(" since {}", output::when(t)))
-            .unwrap_or_default();
+        let since = since(b.since);
         let until = match (b.permanent, b.until) {
             (true, _) => ", for good".to_string(),
             (false, Some(t)) if t > now => format!(", until {}", output::when(t)),
@@ -50,10 +53,7 @@ fn print(e: &Explanation) {
         } else {
             format!(" as {}", l.entry)
         };
-        let since = l
-            .since
-            .map(|t| format!(" since {}", output::when(t)))
-            .unwrap_or_default();
+        let since = since(l.since);
         println!(
             "listed by {}{entry}{since} (into jail {})",
             l.source, l.jail

@@ -125,13 +125,9 @@ impl Body {
             State::Gzip(mut decoder) => {
                 // The last of the text is written out here: its errors first.
                 if let Err(e) = decoder.try_finish() {
-                    return Err(decoder
-                        .get_mut()
-                        .failed
-                        .take()
-                        .unwrap_or_else(|| corrupt("gzip", &e)));
+                    return Err(gzip_failed(&mut decoder, &e));
                 }
-                decoder.finish().map_err(|e| corrupt("gzip", &e))?
+                decoder.finish().map_err(|e| corrupt(GZIP_NAME, &e))?
             }
             State::Zip(mut text, archive) => {
                 unzip(&mut text, archive)?;
@@ -168,11 +164,7 @@ fn push(state: &mut State, chunk: &[u8], limit: u64) -> Result<(), DecodeError> 
         State::Plain(text) => text.take(chunk)?,
         State::Gzip(decoder) => {
             if let Err(e) = decoder.write_all(chunk) {
-                return Err(decoder
-                    .get_mut()
-                    .failed
-                    .take()
-                    .unwrap_or_else(|| corrupt("gzip", &e)));
+                return Err(gzip_failed(decoder, &e));
             }
         }
         State::Zip(_, archive) => {
@@ -206,7 +198,7 @@ fn unzip(text: &mut Text, archive: Vec<u8>) -> Result<(), DecodeError> {
         Some(n) if n <= MOST_ZIP_ENTRIES => {}
         Some(n) => {
             return Err(DecodeError::Corrupt {
-                format: "a zip archive",
+                format: ZIP_NAME,
                 why: format!(
                     "it names {} entries; bangui reads an archive of exactly one list",
                     if n == u16::MAX {
@@ -217,26 +209,26 @@ fn unzip(text: &mut Text, archive: Vec<u8>) -> Result<(), DecodeError> {
                 ),
             });
         }
-        None => return Err(corrupt("zip", &"no end-of-archive record (cut off?)")),
+        None => return Err(corrupt(ZIP_NAME, &"no end-of-archive record (cut off?)")),
     }
     let mut zip =
-        zip::ZipArchive::new(std::io::Cursor::new(archive)).map_err(|e| corrupt("zip", &e))?;
+        zip::ZipArchive::new(std::io::Cursor::new(archive)).map_err(|e| corrupt(ZIP_NAME, &e))?;
     let files: Vec<usize> = (0..zip.len())
         .filter(|&i| zip.by_index_raw(i).is_ok_and(|f| f.is_file()))
         .collect();
     let [only] = files[..] else {
         return Err(DecodeError::Corrupt {
-            format: "a zip archive",
+            format: ZIP_NAME,
             why: format!(
                 "it holds {} files; bangui reads an archive of exactly one list",
                 files.len()
             ),
         });
     };
-    let mut file = zip.by_index(only).map_err(|e| corrupt("zip", &e))?;
+    let mut file = zip.by_index(only).map_err(|e| corrupt(ZIP_NAME, &e))?;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = file.read(&mut buf).map_err(|e| corrupt("zip", &e))?;
+        let n = file.read(&mut buf).map_err(|e| corrupt(ZIP_NAME, &e))?;
         if n == 0 {
             return Ok(());
         }
@@ -244,11 +236,24 @@ fn unzip(text: &mut Text, archive: Vec<u8>) -> Result<(), DecodeError> {
     }
 }
 
+/// The formats as errors name them ("the body is … but cannot be read").
+const GZIP_NAME: &str = "gzip-compressed";
+const ZIP_NAME: &str = "a zip archive";
+
+/// Why a write into the gzip decoder failed: the text's own refusal (too
+/// large, not a list) when it was that, else the stream is broken.
+fn gzip_failed(
+    decoder: &mut flate2::write::MultiGzDecoder<Text>,
+    e: &std::io::Error,
+) -> DecodeError {
+    decoder
+        .get_mut()
+        .failed
+        .take()
+        .unwrap_or_else(|| corrupt(GZIP_NAME, e))
+}
+
 fn corrupt(format: &'static str, e: &dyn std::fmt::Display) -> DecodeError {
-    let format = match format {
-        "gzip" => "gzip-compressed",
-        _ => "a zip archive",
-    };
     DecodeError::Corrupt {
         format,
         why: e.to_string(),

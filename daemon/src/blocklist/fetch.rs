@@ -191,7 +191,6 @@ impl Fetcher {
 
     /// Downloads and parses, retrying transient failures.
     /// `keep`: the most entries parsed and kept (the rest only counted).
-    #[allow(clippy::too_many_arguments)]
     pub async fn fetch(
         &self,
         url: &str,
