@@ -531,6 +531,20 @@ fn readers_share_one_copy_of_a_jail_s_banned_list() {
         .map(|r| r["address"].as_str().unwrap())
         .collect();
     assert_eq!(banned, ["45.33.32.156"], "{v}");
+
+    // A reader may ask why: an address inside a network banned by hand is
+    // banned by that network, and `explain` says so, with no secret in it.
+    let out = daemon.ctl(&["ban", "45.33.40.0/24"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = as_reader(&home, &["banned", "45.33.40.9"], "");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(text.contains("by 45.33.40.0/24"), "{text}");
+    let out = as_reader(&home, &["--json", "explain", "45.33.40.9"], "");
+    assert!(out.status.success(), "{}", describe(&out));
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(e["bans"][0]["banned"], "45.33.40.0/24", "{e}");
+    assert_eq!(e["bans"][0]["jail"], "bangui-manual", "{e}");
 }
 
 #[test]
